@@ -1,0 +1,187 @@
+"""The nine activations of NOTATION.md (plus softmax for outputs), in a registry keyed by name.
+
+Every function works elementwise on ``Z: (n, m)`` and keeps its dtype. All are written so
+that any finite input gives a finite output without overflow or invalid-value warnings:
+no ``exp`` of a large positive number, no ``z * z`` that can overflow.
+
+``f(Z, alpha)`` is the activation and ``df(Z, A, alpha)`` its derivative ``f'(Z)``. The
+derivative receives ``A = f(Z)`` too because several are cheapest in terms of it
+(logistic, tanh, ELU); it is still a function of ``Z`` (arctan needs ``Z`` itself).
+``alpha`` is ELU's fixed scale or PReLU's learned slope ``(n, 1)``; the others ignore it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError
+
+Array = NDArray[np.floating]
+
+
+def _identity(Z: Array, alpha: Any = None) -> Array:
+    return Z
+
+
+def _identity_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    return np.ones_like(Z)
+
+
+def _step(Z: Array, alpha: Any = None) -> Array:
+    return (Z >= 0).astype(Z.dtype)
+
+
+def _zero_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    # NOTATION.md erratum 4: 0 everywhere, including the undefined point z = 0.
+    return np.zeros_like(Z)
+
+
+def _logistic(Z: Array, alpha: Any = None) -> Array:
+    # exp(-|z|) lies in (0, 1]: 1/(1+e^-z) for z >= 0 and e^z/(1+e^z) for z < 0,
+    # so no exp of a large positive number is ever taken.
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1, E) / (1 + E)
+
+
+def _logistic_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    return A * (1 - A)
+
+
+def _tanh(Z: Array, alpha: Any = None) -> Array:
+    return np.tanh(Z)
+
+
+def _tanh_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    return 1 - A * A
+
+
+def _arctan(Z: Array, alpha: Any = None) -> Array:
+    return np.arctan(Z)
+
+
+def _arctan_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    # 1/(1+z^2) = (1/hypot(1, z))^2; hypot never overflows where z*z would.
+    R = 1 / np.hypot(1, Z)
+    return R * R
+
+
+def _relu(Z: Array, alpha: Any = None) -> Array:
+    return np.maximum(Z, 0)
+
+
+def _relu_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    return (Z >= 0).astype(Z.dtype)
+
+
+def _prelu(Z: Array, alpha: Array) -> Array:
+    return np.where(Z >= 0, Z, alpha * Z)
+
+
+def _prelu_d(Z: Array, A: Array, alpha: Array) -> Array:
+    return np.where(Z >= 0, 1, alpha).astype(Z.dtype, copy=False)
+
+
+def _elu(Z: Array, alpha: float) -> Array:
+    # expm1 of min(z, 0) never sees a large positive argument.
+    return np.where(Z >= 0, Z, alpha * np.expm1(np.minimum(Z, 0)))
+
+
+def _elu_d(Z: Array, A: Array, alpha: float) -> Array:
+    return np.where(Z >= 0, 1, A + alpha).astype(Z.dtype, copy=False)
+
+
+def _softplus(Z: Array, alpha: Any = None) -> Array:
+    return np.logaddexp(0, Z)
+
+
+def _softplus_d(Z: Array, A: Array, alpha: Any = None) -> Array:
+    return _logistic(Z)
+
+
+def softmax(Z: Array, alpha: Any = None) -> Array:
+    """Column-wise softmax of ``Z: (n, m)``; each column of the result sums to 1."""
+    E = np.exp(Z - Z.max(axis=0, keepdims=True))
+    E /= E.sum(axis=0, keepdims=True)
+    return E
+
+
+def _softmax_backward(dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array:
+    # Softmax couples the units of a column, so dZ is the Jacobian-vector product
+    # dZ = A * (dA - sum_j dA_j A_j), not dA * f'(Z).
+    return A * (dA - (dA * A).sum(axis=0, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation ``f`` with its derivative ``df``, named as in a config file."""
+
+    name: str
+    f: Callable[..., Array]
+    df: Callable[..., Array] | None
+    #: He initialization suits it (the ReLU family); otherwise Glorot.
+    relu_family: bool = False
+    #: "fixed" (ELU's scale), "learned" (PReLU's slope, one per unit) or None.
+    alpha: str | None = None
+    default_alpha: float | None = None
+    #: Only allowed in the output layer (softmax).
+    output_only: bool = False
+    #: Gradients pass through it (False for binary step, whose derivative is 0).
+    passes_gradient: bool = True
+    jvp: Callable[..., Array] | None = None
+
+    def backward(self, dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array:
+        """``dZ = dA * f'(Z)``, all ``(n, m)``."""
+        if self.jvp is not None:
+            return self.jvp(dA, Z, A, alpha)
+        return dA * self.df(Z, A, alpha)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("identity", _identity, _identity_d),
+        Activation("binary_step", _step, _zero_d, passes_gradient=False),
+        Activation("logistic", _logistic, _logistic_d),
+        Activation("tanh", _tanh, _tanh_d),
+        Activation("arctan", _arctan, _arctan_d),
+        Activation("relu", _relu, _relu_d, relu_family=True),
+        Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25),
+        Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0),
+        Activation("softplus", _softplus, _softplus_d),
+        Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward),
+    ]
+}
+
+ALIASES: dict[str, str] = {
+    "linear": "identity",
+    "none": "identity",
+    "step": "binary_step",
+    "binary-step": "binary_step",
+    "heaviside": "binary_step",
+    "sigmoid": "logistic",
+    "atan": "arctan",
+}
+
+
+def did_you_mean(name: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def get_activation(name: str) -> Activation:
+    """Look up an activation by name or alias; a ``ConfigError`` lists the valid names."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key in ACTIVATIONS:
+        return ACTIVATIONS[key]
+    choices = sorted(ACTIVATIONS) + sorted(ALIASES)
+    raise ConfigError(
+        f"unknown activation '{name}'; expected one of {', '.join(sorted(ACTIVATIONS))}"
+        f" (aliases: {', '.join(sorted(ALIASES))}){did_you_mean(key, choices)}"
+    )

@@ -1,0 +1,42 @@
+"""Domain errors. The library raises these; the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+
+class NnctlError(Exception):
+    """Base of every error nnctl reports to a user (not a bug)."""
+
+
+class ConfigError(NnctlError):
+    """A configuration value is missing, of the wrong type, or out of range."""
+
+
+class DataError(NnctlError):
+    """A data file or array cannot be used as training or prediction input."""
+
+
+class ModelFileError(NnctlError):
+    """A model file cannot be read or written."""
+
+
+class TrainingDiverged(NnctlError):
+    """A loss or parameter became non-finite during training.
+
+    The network keeps the best weights seen so far (or its initial ones when no epoch
+    finished); ``history`` holds the epochs that did finish.
+    """
+
+    def __init__(self, message: str, *, epoch: int, layer: int | None, history) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.layer = layer
+        self.history = history
+
+
+class TrainingInterrupted(NnctlError):
+    """Training was stopped by the user (Ctrl-C); the network holds the best weights so far."""
+
+    def __init__(self, message: str, *, epoch: int, history) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history

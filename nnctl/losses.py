@@ -1,0 +1,126 @@
+"""Losses over a batch of ``m`` samples, each with the gradient that starts backpropagation.
+
+A loss is the mean over samples (columns) of a per-sample loss ``l(a, y)``. ``gradient``
+returns the per-sample ``dl/dA[L]``, or for a fused loss ``dl/dZ[L]``, shape ``(n[L], m)``;
+the ``1/m`` of the mean is applied once, in ``dW`` and ``db`` (NOTATION.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .activations import Activation, did_you_mean
+from .errors import ConfigError
+
+Array = NDArray[np.floating]
+
+
+class Loss:
+    """Base class: ``value`` and ``gradient`` of a loss."""
+
+    name = ""
+    #: The output activation this loss requires (None: any).
+    requires: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def value(self, Z: Array, A: Array, Y: Array) -> float:
+        """Mean loss over the ``m`` columns. ``Z, A, Y: (n[L], m)``."""
+        raise NotImplementedError
+
+    #: ``gradient`` returns ``dZ[L]`` (fused with the output activation), not ``dA[L]``.
+    fused = False
+
+    def gradient(self, A: Array, Y: Array) -> Array:
+        """Per-sample gradient ``dA[L]`` (or ``dZ[L]`` when ``fused``): ``(n[L], m)``."""
+        raise NotImplementedError
+
+
+class MeanSquaredError(Loss):
+    """``l = (1/n[L]) sum_j (a_j - y_j)^2``, so the loss is the mean over every element."""
+
+    name = "mse"
+    requires = None
+
+    def value(self, Z, A, Y):
+        D = A - Y
+        return float(np.vdot(D, D)) / D.size
+
+    def gradient(self, A, Y):
+        return (A - Y) * (2 / A.shape[0])
+
+
+class BinaryCrossEntropy(Loss):
+    """``l = -sum_j [y log a + (1-y) log(1-a)]`` with a logistic output ``a = s(z)``."""
+
+    name = "binary_crossentropy"
+    requires = "logistic"
+
+    def value(self, Z, A, Y):
+        # Written in the logit z: -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,
+        # which never takes log(0), even when s(z) rounds to exactly 0 or 1.
+        return float(np.sum(np.logaddexp(0, Z) - Y * Z)) / Z.shape[1]
+
+    fused = True
+
+    def gradient(self, A, Y):
+        # dl/da * s'(z) = (a - y)/(a(1-a)) * a(1-a) = a - y: fused, and stable at a in {0, 1}.
+        return A - Y
+
+
+class CategoricalCrossEntropy(Loss):
+    """``l = -sum_j y_j log a_j`` with a softmax output over the ``n[L]`` classes."""
+
+    name = "categorical_crossentropy"
+    requires = "softmax"
+
+    def value(self, Z, A, Y):
+        # log softmax(z) = z - logsumexp(z), shifted by the column max: no log(0).
+        Zs = Z - Z.max(axis=0, keepdims=True)
+        log_A = Zs - np.log(np.exp(Zs).sum(axis=0, keepdims=True))
+        return -float(np.vdot(Y, log_A)) / Z.shape[1]
+
+    fused = True
+
+    def gradient(self, A, Y):
+        # The softmax Jacobian times -y/a collapses to a - y when each column of Y sums to 1.
+        return A - Y
+
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss for loss in (MeanSquaredError(), BinaryCrossEntropy(), CategoricalCrossEntropy())
+}
+
+LOSS_ALIASES = {
+    "mean_squared_error": "mse",
+    "squared_error": "mse",
+    "bce": "binary_crossentropy",
+    "binary_cross_entropy": "binary_crossentropy",
+    "log_loss": "binary_crossentropy",
+    "cce": "categorical_crossentropy",
+    "categorical_cross_entropy": "categorical_crossentropy",
+    "crossentropy": "categorical_crossentropy",
+    "cross_entropy": "categorical_crossentropy",
+}
+
+
+def get_loss(name: str) -> Loss:
+    """Look up a loss by name or alias; a ``ConfigError`` lists the valid names."""
+    key = str(name).strip().lower().replace("-", "_")
+    key = LOSS_ALIASES.get(key, key)
+    if key in LOSSES:
+        return LOSSES[key]
+    raise ConfigError(
+        f"unknown loss '{name}'; expected one of {', '.join(sorted(LOSSES))}"
+        f"{did_you_mean(key, list(LOSSES) + list(LOSS_ALIASES))}"
+    )
+
+
+def check_pairing(loss: Loss, output: Activation) -> None:
+    """Raise ``ConfigError`` when ``loss`` does not fit the output activation."""
+    if loss.requires is not None and output.name != loss.requires:
+        raise ConfigError(
+            f"loss '{loss.name}' needs a '{loss.requires}' output activation, got '{output.name}'"
+        )

@@ -1,0 +1,315 @@
+"""A fully connected network, samples as columns (NOTATION.md).
+
+Forward: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = f[l](Z[l])``.
+Backward: ``dZ[l] = dA[l] * f[l]'(Z[l])``, ``dW[l] = dZ[l] A[l-1]^T / m``,
+``db[l] = mean of dZ[l] over columns``, ``dA[l-1] = W[l]^T dZ[l]`` (not computed for l = 1).
+
+All parameters live in one flat vector ``theta`` and all gradients in one flat vector
+``grad``; each layer's ``W, b, alpha`` and ``dW, db, dalpha`` are views into them, so an
+optimizer updates the whole network with a handful of whole-vector operations.
+Weights come first in both vectors, so L2 decay touches ``theta[:n_weights]`` only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .activations import Activation, get_activation
+from .errors import ConfigError
+from .losses import Loss, check_pairing, get_loss
+
+Array = NDArray[np.floating]
+
+INITIALIZERS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
+INIT_ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
+                "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"}
+DTYPES = ("float32", "float64")
+
+
+class Dense:
+    """Layer ``l``: ``W: (n[l], n[l-1])``, ``b: (n[l], 1)`` and activation ``f[l]``.
+
+    ``forward`` keeps ``A_prev``, ``Z`` and ``A`` for ``backward``, which leaves ``dZ``,
+    ``dW``, ``db`` (and ``dalpha`` for PReLU) beside the parameters and returns ``dA_prev``.
+    """
+
+    def __init__(self, W: Array, b: Array, dW: Array, db: Array, activation: Activation,
+                 alpha: Array | float | None = None, dalpha: Array | None = None) -> None:
+        self.W, self.b, self.dW, self.db = W, b, dW, db
+        self.activation = activation
+        #: ELU's fixed scale (a float) or PReLU's learned slopes (a view ``(n[l], 1)``).
+        self.alpha = alpha
+        self.dalpha = dalpha
+        self.A_prev = self.Z = self.A = self.dZ = None
+
+    @property
+    def n(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def n_prev(self) -> int:
+        return self.W.shape[1]
+
+    def forward(self, A_prev: Array) -> Array:
+        """``A_prev: (n[l-1], m)`` -> ``A: (n[l], m)``."""
+        Z = self.W @ A_prev
+        Z += self.b
+        self.A_prev, self.Z = A_prev, Z
+        self.A = self.activation.f(Z, self.alpha)
+        return self.A
+
+    def backward(self, dA: Array | None, dZ: Array | None = None, *, need_dA_prev: bool = True):
+        """From ``dA: (n[l], m)`` (or an already fused ``dZ``) to ``dA_prev: (n[l-1], m)``."""
+        Z, A = self.Z, self.A
+        if dZ is None:
+            dZ = self.activation.backward(dA, Z, A, self.alpha)
+        inv_m = 1.0 / dZ.shape[1]
+        np.matmul(dZ, self.A_prev.T, out=self.dW)
+        self.dW *= inv_m
+        np.sum(dZ, axis=1, keepdims=True, out=self.db)
+        self.db *= inv_m
+        if self.dalpha is not None:
+            # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
+            np.sum(dA * np.minimum(Z, 0), axis=1, keepdims=True, out=self.dalpha)
+            self.dalpha *= inv_m
+        self.dZ = dZ
+        return self.W.T @ dZ if need_dA_prev else None
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """Shapes of layer ``l``'s tensors for a batch of ``m`` samples."""
+
+    l: int
+    n: int
+    activation: str
+    W: tuple[int, int]
+    b: tuple[int, int]
+    Z: tuple[int, int]
+    A: tuple[int, int]
+    dW: tuple[int, int]
+    db: tuple[int, int]
+    dZ: tuple[int, int]
+    dA: tuple[int, int]
+    params: int
+
+
+class Network:
+    """A dense network ``n[0] - n[1] - ... - n[L]`` with a loss on its output.
+
+    ``sizes`` are ``n[0..L]``; ``activations`` one name per layer ``1..L``; ``alphas``
+    optionally one value per layer (ELU scale or PReLU initial slope; None for defaults).
+    Parameters are drawn from ``rng`` (He for the ReLU family, Glorot otherwise, unless
+    ``init`` names one), biases start at zero.
+    """
+
+    def __init__(self, sizes: Sequence[int], activations: Sequence[str], *, loss: str = "mse",
+                 dtype: DTypeLike = "float64", rng: np.random.Generator | None = None,
+                 init: str = "auto", alphas: Sequence[float | None] | None = None) -> None:
+        sizes = [_check_size(n, i) for i, n in enumerate(sizes)]
+        if len(sizes) < 2:
+            raise ConfigError(f"a network needs at least an input and an output size, got {sizes}")
+        L = len(sizes) - 1
+        if len(activations) != L:
+            raise ConfigError(f"{L} layer(s) need {L} activation(s), got {len(activations)}")
+        alphas = list(alphas) if alphas is not None else [None] * L
+        if len(alphas) != L:
+            raise ConfigError(f"{L} layer(s) need {L} alpha value(s) or none, got {len(alphas)}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype.name not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got '{dtype}'")
+        init = INIT_ALIASES.get(init, init)
+        if init not in INITIALIZERS:
+            raise ConfigError(f"unknown init '{init}'; expected one of {', '.join(INITIALIZERS)}")
+        if rng is None:
+            rng = np.random.default_rng(0)
+
+        acts = [get_activation(a) for a in activations]
+        for l, act in enumerate(acts[:-1], start=1):
+            if act.output_only:
+                raise ConfigError(f"layer {l}: '{act.name}' is only allowed in the output layer")
+        self.loss: Loss = get_loss(loss)
+        check_pairing(self.loss, acts[-1])
+        self.sizes = sizes
+        self.init = init
+
+        # Layout of the flat vectors: all W, then all b, then PReLU alphas.
+        w_sizes = [sizes[l] * sizes[l - 1] for l in range(1, L + 1)]
+        a_sizes = [sizes[l] if acts[l - 1].alpha == "learned" else 0 for l in range(1, L + 1)]
+        self.n_weights = sum(w_sizes)
+        total = self.n_weights + sum(sizes[1:]) + sum(a_sizes)
+        self.theta = np.zeros(total, dtype=self.dtype)
+        self.grad = np.zeros(total, dtype=self.dtype)
+
+        self.layers: list[Dense] = []
+        w_off, b_off = 0, self.n_weights
+        a_off = b_off + sum(sizes[1:])
+        for l in range(1, L + 1):
+            n, n_prev, act = sizes[l], sizes[l - 1], acts[l - 1]
+
+            def view(buf, off, shape):
+                return buf[off:off + math.prod(shape)].reshape(shape)
+
+            W, dW = view(self.theta, w_off, (n, n_prev)), view(self.grad, w_off, (n, n_prev))
+            b, db = view(self.theta, b_off, (n, 1)), view(self.grad, b_off, (n, 1))
+            w_off, b_off = w_off + n * n_prev, b_off + n
+            alpha = dalpha = None
+            if act.alpha == "learned":
+                alpha, dalpha = view(self.theta, a_off, (n, 1)), view(self.grad, a_off, (n, 1))
+                a_off += n
+                alpha[...] = act.default_alpha if alphas[l - 1] is None else alphas[l - 1]
+            elif act.alpha == "fixed":
+                alpha = float(act.default_alpha if alphas[l - 1] is None else alphas[l - 1])
+            elif alphas[l - 1] is not None:
+                raise ConfigError(f"layer {l}: activation '{act.name}' takes no alpha")
+            W[...] = _draw(rng, init, act, n, n_prev)
+            self.layers.append(Dense(W, b, dW, db, act, alpha, dalpha))
+
+    # -- structure -----------------------------------------------------------------
+
+    @property
+    def L(self) -> int:
+        return len(self.layers)
+
+    def layer(self, l: int) -> Dense:
+        """Layer ``l`` in the notation's numbering, ``1..L``."""
+        if not 1 <= l <= self.L:
+            raise IndexError(f"layer {l} is outside 1..{self.L}")
+        return self.layers[l - 1]
+
+    @property
+    def activations(self) -> list[str]:
+        return [layer.activation.name for layer in self.layers]
+
+    @property
+    def n_params(self) -> int:
+        return self.theta.size
+
+    @property
+    def warnings(self) -> list[str]:
+        """Messages a caller should show before training (binary step in a hidden layer)."""
+        return [
+            f"layer {l}: binary_step has derivative 0, so no gradient reaches layers 1..{l}"
+            " and they will not learn"
+            for l, layer in enumerate(self.layers[:-1], start=1)
+            if not layer.activation.passes_gradient
+        ] + (
+            ["output layer: binary_step has derivative 0, so the network cannot learn"]
+            if not self.layers[-1].activation.passes_gradient else []
+        )
+
+    def shapes(self, m: int) -> list[LayerShapes]:
+        """Shapes of every parameter, cached tensor and gradient for ``m`` samples."""
+        out = []
+        for l, layer in enumerate(self.layers, start=1):
+            n, n_prev = layer.n, layer.n_prev
+            params = n * n_prev + n + (n if layer.dalpha is not None else 0)
+            out.append(LayerShapes(l, n, layer.activation.name, (n, n_prev), (n, 1), (n, m),
+                                   (n, m), (n, n_prev), (n, 1), (n, m), (n, m), params))
+        return out
+
+    # -- computation ---------------------------------------------------------------
+
+    def forward(self, X: Array) -> Array:
+        """``X = A[0]: (n[0], m)`` -> ``A[L]: (n[L], m)``, caching what backward needs."""
+        A = np.asarray(X, dtype=self.dtype)
+        for layer in self.layers:
+            A = layer.forward(A)
+        return A
+
+    def backward(self, Y: Array) -> None:
+        """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
+
+        ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``.
+        """
+        out = self.layers[-1]
+        g = self.loss.gradient(out.A, Y)
+        dA, dZ = (None, g) if self.loss.fused else (g, None)
+        for i in range(self.L - 1, -1, -1):
+            dA = self.layers[i].backward(dA, dZ, need_dA_prev=i > 0)
+            dZ = None
+
+    def cost(self, Y: Array) -> float:
+        """The loss of the last ``forward`` against ``Y: (n[L], m)``."""
+        out = self.layers[-1]
+        return self.loss.value(out.Z, out.A, Y)
+
+    def compute_loss(self, X: Array, Y: Array) -> float:
+        """Forward ``X`` and return the mean loss against ``Y``."""
+        self.forward(X)
+        return self.cost(np.asarray(Y, dtype=self.dtype))
+
+    def predict(self, X: Array, batch_size: int = 4096) -> Array:
+        """``A[L]: (n[L], m)`` for ``X: (n[0], m)``, in chunks to bound memory."""
+        X = np.asarray(X, dtype=self.dtype)
+        m = X.shape[1]
+        if m <= batch_size:
+            return self.forward(X).copy()
+        return np.concatenate(
+            [self.forward(X[:, i:i + batch_size]) for i in range(0, m, batch_size)], axis=1)
+
+    def first_nonfinite(self) -> tuple[int, str] | None:
+        """``(l, tensor name)`` of the first non-finite parameter, cached value or gradient."""
+        for l, layer in enumerate(self.layers, start=1):
+            for name in ("W", "b", "alpha", "Z", "A", "dZ", "dW", "db", "dalpha"):
+                value = getattr(layer, name)
+                if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                    return l, name
+        return None
+
+    # -- parameters by name ----------------------------------------------------------
+
+    def arrays(self) -> dict[str, Array]:
+        """Copies of the parameters as ``W1..WL``, ``b1..bL`` and ``alpha<l>`` (PReLU)."""
+        out: dict[str, Array] = {}
+        for l, layer in enumerate(self.layers, start=1):
+            out[f"W{l}"] = layer.W.copy()
+            out[f"b{l}"] = layer.b.copy()
+            if layer.dalpha is not None:
+                out[f"alpha{l}"] = layer.alpha.copy()
+        return out
+
+    def set_arrays(self, arrays: dict[str, Array]) -> None:
+        """Load parameters named as in ``arrays()``; shapes must match exactly."""
+        expected = {name: value.shape for name, value in self._views().items()}
+        missing = sorted(set(expected) - set(arrays))
+        if missing:
+            raise ConfigError(f"missing parameter array(s): {', '.join(missing)}")
+        for name, view in self._views().items():
+            value = np.asarray(arrays[name])
+            if value.shape != view.shape:
+                raise ConfigError(f"parameter {name} has shape {value.shape}, expected {view.shape}")
+            view[...] = value
+
+    def _views(self) -> dict[str, Array]:
+        out = {}
+        for l, layer in enumerate(self.layers, start=1):
+            out[f"W{l}"], out[f"b{l}"] = layer.W, layer.b
+            if layer.dalpha is not None:
+                out[f"alpha{l}"] = layer.alpha
+        return out
+
+
+def _check_size(n, i: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"n[{i}] must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _draw(rng: np.random.Generator, init: str, act: Activation, n: int, n_prev: int) -> Array:
+    """Initial ``W: (n, n_prev)``. Drawn in float64 so both dtypes start from the same values."""
+    if init == "auto":
+        init = "he_normal" if act.relu_family else "glorot_uniform"
+    if init.startswith("he"):
+        scale = 2.0 / n_prev
+    else:
+        scale = 2.0 / (n_prev + n)
+    if init.endswith("normal"):
+        return rng.standard_normal((n, n_prev)) * math.sqrt(scale)
+    limit = math.sqrt(3.0 * scale)  # uniform(-a, a) has variance a^2 / 3
+    return rng.uniform(-limit, limit, (n, n_prev))

@@ -1,0 +1,177 @@
+"""Optimizers that update a network's flat parameter vector ``theta`` from its ``grad``.
+
+Each step is a few whole-vector numpy operations into preallocated buffers, whatever the
+number of layers. ``l2`` adds ``(l2/2) * sum(W**2)`` to the loss, that is ``l2 * W`` to the
+weights' gradient (biases and PReLU slopes are not decayed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .activations import did_you_mean
+from .errors import ConfigError
+
+
+class Optimizer:
+    """Base class: ``step(network)`` applies one update to ``network.theta``."""
+
+    name = ""
+
+    def __init__(self, lr: float = 0.01, l2: float = 0.0) -> None:
+        _check_range("lr", lr, 0.0, None, low_open=True)
+        _check_range("l2", l2, 0.0, None)
+        self.lr = float(lr)
+        self.l2 = float(l2)
+        self._tmp: np.ndarray | None = None
+
+    def _buffers(self, theta: np.ndarray) -> None:
+        self._tmp = np.zeros_like(theta)
+
+    def step(self, network) -> None:
+        """Update ``network.theta`` in place from ``network.grad`` (which may be changed)."""
+        theta, grad = network.theta, network.grad
+        if self._tmp is None or self._tmp.shape != theta.shape or self._tmp.dtype != theta.dtype:
+            self._buffers(theta)
+        if self.l2:
+            nw = network.n_weights
+            np.multiply(theta[:nw], self.l2, out=self._tmp[:nw])
+            grad[:nw] += self._tmp[:nw]
+        self._update(theta, grad, self._tmp)
+
+    def _update(self, theta, grad, tmp) -> None:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays to save for resuming (moments, velocities)."""
+        return {}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``state()`` returned."""
+
+
+class SGD(Optimizer):
+    """``theta -= lr * grad``."""
+
+    name = "sgd"
+
+    def _update(self, theta, grad, tmp):
+        np.multiply(grad, self.lr, out=tmp)
+        theta -= tmp
+
+
+class Momentum(Optimizer):
+    """``v = mu v - lr grad``; ``theta += v`` (or ``mu v - lr grad`` with Nesterov)."""
+
+    name = "momentum"
+
+    def __init__(self, lr: float = 0.01, l2: float = 0.0, momentum: float = 0.9,
+                 nesterov: bool = False) -> None:
+        super().__init__(lr, l2)
+        _check_range("momentum", momentum, 0.0, 1.0, high_open=True)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.v: np.ndarray | None = None
+
+    def _buffers(self, theta):
+        super()._buffers(theta)
+        if self.v is None or self.v.shape != theta.shape:
+            self.v = np.zeros_like(theta)
+        self.v = self.v.astype(theta.dtype, copy=False)
+
+    def _update(self, theta, grad, tmp):
+        np.multiply(grad, -self.lr, out=tmp)  # tmp = -lr grad
+        self.v *= self.momentum
+        self.v += tmp
+        if self.nesterov:
+            tmp += self.momentum * self.v
+            theta += tmp
+        else:
+            theta += self.v
+
+    def state(self):
+        return {} if self.v is None else {"v": self.v.copy()}
+
+    def load_state(self, state):
+        if "v" in state:
+            self.v = np.array(state["v"])
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), bias correction folded into the step size."""
+
+    name = "adam"
+
+    def __init__(self, lr: float = 0.001, l2: float = 0.0, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8) -> None:
+        super().__init__(lr, l2)
+        _check_range("beta1", beta1, 0.0, 1.0, high_open=True)
+        _check_range("beta2", beta2, 0.0, 1.0, high_open=True)
+        _check_range("eps", eps, 0.0, None, low_open=True)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.t = 0
+        self.m: np.ndarray | None = None
+        self.v: np.ndarray | None = None
+
+    def _buffers(self, theta):
+        super()._buffers(theta)
+        if self.m is None or self.m.shape != theta.shape:
+            self.m, self.v = np.zeros_like(theta), np.zeros_like(theta)
+        self.m = self.m.astype(theta.dtype, copy=False)
+        self.v = self.v.astype(theta.dtype, copy=False)
+
+    def _update(self, theta, grad, tmp):
+        self.t += 1
+        b1, b2, m, v = self.beta1, self.beta2, self.m, self.v
+        m *= b1
+        np.multiply(grad, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        step = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step
+        theta -= tmp
+
+    def state(self):
+        if self.m is None:
+            return {}
+        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
+
+    def load_state(self, state):
+        if "m" in state:
+            self.m, self.v, self.t = np.array(state["m"]), np.array(state["v"]), int(state["t"])
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam}
+
+
+def get_optimizer(name: str, **params) -> Optimizer:
+    """Build an optimizer by name (``sgd``, ``momentum``, ``nesterov``, ``adam``)."""
+    key = str(name).strip().lower()
+    if key not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer '{name}'; expected one of"
+                          f" {', '.join(sorted(OPTIMIZERS))}{did_you_mean(key, OPTIMIZERS)}")
+    if key == "nesterov":
+        params.setdefault("nesterov", True)
+    try:
+        return OPTIMIZERS[key](**params)
+    except TypeError as e:
+        raise ConfigError(f"optimizer '{key}': {e}") from None
+
+
+def _check_range(name, value, low, high, *, low_open=False, high_open=False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if (value < low or (low_open and value == low)) or (
+            high is not None and (value > high or (high_open and value == high))):
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ConfigError(f"{name} must be in {lo}{low}, {high if high is not None else 'inf'}{hi},"
+                          f" got {value!r}")

@@ -1,0 +1,230 @@
+"""The training loop: mini-batch epochs, validation, early stopping. It never prints;
+callers follow progress through ``on_epoch`` and ``on_batch``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import metrics
+from .errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+from .network import Network
+from .optimizers import Optimizer
+from .schedules import Constant
+
+Array = NDArray[np.floating]
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch reached. Train figures are running means over the epoch's batches."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    #: ``train_accuracy``/``val_accuracy`` for classification; ``train_r2``, ``train_mse``,
+    #: ``val_r2``, ``val_mse`` for regression.
+    metrics: dict[str, float]
+    lr: float
+    seconds: float
+
+
+@dataclass
+class History:
+    """Per-epoch records, and which epoch's weights the network holds at the end."""
+
+    records: list[EpochRecord] = field(default_factory=list)
+    #: ``val_loss`` when validation data was given, otherwise ``train_loss``.
+    monitor: str = "train_loss"
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def column(self, name: str) -> list[float | None]:
+        """One field (or metric) across epochs."""
+        return [getattr(r, name) if hasattr(r, name) else r.metrics.get(name) for r in self.records]
+
+    def rows(self) -> list[dict[str, float | None]]:
+        """Flat per-epoch rows (for a CSV)."""
+        return [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
+                 **r.metrics, "lr": r.lr, "seconds": r.seconds} for r in self.records]
+
+
+def is_classifier(network: Network) -> bool:
+    """Whether the network's loss is a cross-entropy (its output is a class probability)."""
+    return network.loss.fused
+
+
+def evaluate(network: Network, X: Array, Y: Array, batch_size: int = 4096) -> tuple[float, dict[str, float]]:
+    """Loss and metrics of ``network`` on ``X: (n[0], m)``, ``Y: (n[L], m)``, in chunks."""
+    X = np.asarray(X, dtype=network.dtype)
+    Y = np.asarray(Y, dtype=network.dtype)
+    m = X.shape[1]
+    if m == 0:
+        raise DataError("cannot evaluate on 0 samples")
+    total, stats = 0.0, _Stats(network, Y)
+    for i in range(0, m, batch_size):
+        Xb, Yb = X[:, i:i + batch_size], Y[:, i:i + batch_size]
+        network.forward(Xb)
+        total += network.cost(Yb) * Xb.shape[1]
+        stats.add(network.layers[-1].A, Yb)
+    return total / m, stats.result("")
+
+
+class _Stats:
+    """Running accuracy, or running squared errors for R^2 and MSE."""
+
+    def __init__(self, network: Network, Y: Array) -> None:
+        self.classifier = is_classifier(network)
+        self.Y = Y
+        self.count = 0
+        self.correct = 0
+        self.sse = np.zeros(Y.shape[0])
+
+    def add(self, A: Array, Yb: Array) -> None:
+        self.count += A.shape[1]
+        if self.classifier:
+            self.correct += metrics.correct(A, Yb)
+        else:
+            self.sse += metrics.squared_errors(A, Yb)
+
+    def result(self, prefix: str) -> dict[str, float]:
+        if self.classifier:
+            return {f"{prefix}accuracy": self.correct / self.count}
+        return {f"{prefix}r2": metrics.r2_from_sums(self.sse, self.Y),
+                f"{prefix}mse": float(self.sse.sum() / (self.count * self.Y.shape[0]))}
+
+
+def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: int,
+        batch_size: int, rng: np.random.Generator, X_val: Array | None = None,
+        Y_val: Array | None = None, schedule: Callable[[float, int], float] | None = None,
+        patience: int | None = None, min_delta: float = 0.0,
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        on_batch: Callable[[int, int], None] | None = None) -> History:
+    """Train ``network`` in place on ``X: (n[0], m)``, ``Y: (n[L], m)``.
+
+    Each epoch visits the samples in a fresh order drawn from ``rng``; the last batch may
+    be smaller (its ``m`` is its own size). With ``patience``, training stops once the
+    monitored loss (validation if given, else training) has not improved by more than
+    ``min_delta`` for that many epochs, and the best weights are restored.
+
+    Raises ``TrainingDiverged`` on a non-finite loss or parameter and
+    ``TrainingInterrupted`` on Ctrl-C; both leave the best weights so far in ``network``.
+    """
+    X, Y = _check_xy(network, X, Y, "training")
+    if (X_val is None) != (Y_val is None):
+        raise ConfigError("give both X_val and Y_val, or neither")
+    if X_val is not None:
+        X_val, Y_val = _check_xy(network, X_val, Y_val, "validation")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)
+                                 or patience < 1):
+        raise ConfigError(f"patience must be a positive integer, got {patience!r}")
+    schedule = schedule or Constant()
+
+    m = X.shape[1]
+    batch_size = min(batch_size, m)
+    # Rows are samples here so that a shuffled batch is a gather of contiguous rows into a
+    # reused buffer; its transpose is the (n, m) view the network wants.
+    X_rows, Y_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
+    X_buf = np.empty((batch_size, X.shape[0]), dtype=network.dtype)
+    Y_buf = np.empty((batch_size, Y.shape[0]), dtype=network.dtype)
+    n_batches = math.ceil(m / batch_size)
+
+    history = History(monitor="val_loss" if X_val is not None else "train_loss")
+    best_theta = network.theta.copy()
+    best_loss = math.inf
+    lr0 = optimizer.lr
+    since_best = 0
+    epoch = 0
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            optimizer.lr = schedule(lr0, epoch - 1)
+            order = rng.permutation(m)
+            total = 0.0
+            stats = _Stats(network, Y)
+            for batch in range(n_batches):
+                idx = order[batch * batch_size:(batch + 1) * batch_size]
+                k = idx.size
+                Xb = np.take(X_rows, idx, axis=0, out=X_buf[:k]).T
+                Yb = np.take(Y_rows, idx, axis=0, out=Y_buf[:k]).T
+                network.forward(Xb)
+                loss = network.cost(Yb)
+                if not math.isfinite(loss):
+                    _diverged(network, history, best_theta, epoch, f"the training loss (batch {batch + 1})")
+                total += loss * k
+                stats.add(network.layers[-1].A, Yb)
+                network.backward(Yb)
+                optimizer.step(network)
+                if on_batch is not None:
+                    on_batch(batch + 1, n_batches)
+            if not np.isfinite(network.theta).all():
+                _diverged(network, history, best_theta, epoch, "the parameters")
+            record_metrics = stats.result("train_")
+            val_loss = None
+            if X_val is not None:
+                val_loss, val_metrics = evaluate(network, X_val, Y_val)
+                if not math.isfinite(val_loss):
+                    _diverged(network, history, best_theta, epoch, "the validation loss")
+                record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
+            record = EpochRecord(epoch, total / m, val_loss, record_metrics, optimizer.lr,
+                                 time.perf_counter() - start)
+            history.records.append(record)
+
+            monitored = val_loss if val_loss is not None else record.train_loss
+            if monitored < best_loss - min_delta:
+                best_loss, since_best = monitored, 0
+                history.best_epoch = epoch
+                np.copyto(best_theta, network.theta)
+            else:
+                since_best += 1
+            if on_epoch is not None:
+                on_epoch(record)
+            if patience is not None and since_best >= patience:
+                history.stopped_early = True
+                break
+    except KeyboardInterrupt:
+        if history.best_epoch is not None:
+            np.copyto(network.theta, best_theta)
+        raise TrainingInterrupted(
+            f"interrupted during epoch {epoch}", epoch=epoch, history=history) from None
+    optimizer.lr = lr0
+    if patience is not None and history.best_epoch is not None:
+        np.copyto(network.theta, best_theta)
+    return history
+
+
+def _diverged(network: Network, history: History, best_theta: Array, epoch: int, what: str):
+    where = network.first_nonfinite()
+    layer = where[0] if where else None
+    place = f"; first in layer {where[0]} ({where[1]})" if where else ""
+    # best_theta holds the best epoch's weights, or the initial ones if none finished.
+    np.copyto(network.theta, best_theta)
+    kept = (f"the weights of epoch {history.best_epoch} are kept" if history.best_epoch
+            else "no epoch finished")
+    raise TrainingDiverged(
+        f"{what} became non-finite at epoch {epoch}{place}; {kept}."
+        " Lower the learning rate or standardize the data",
+        epoch=epoch, layer=layer, history=history)
+
+
+def _check_xy(network: Network, X, Y, what: str) -> tuple[Array, Array]:
+    X = np.asarray(X, dtype=network.dtype)
+    Y = np.asarray(Y, dtype=network.dtype)
+    if X.ndim != 2 or X.shape[0] != network.sizes[0]:
+        raise DataError(f"{what} X must have shape (n[0]={network.sizes[0]}, m), got {X.shape}")
+    if Y.ndim != 2 or Y.shape[0] != network.sizes[-1]:
+        raise DataError(f"{what} Y must have shape (n[L]={network.sizes[-1]}, m), got {Y.shape}")
+    if X.shape[1] != Y.shape[1]:
+        raise DataError(f"{what} X has {X.shape[1]} samples but Y has {Y.shape[1]}")
+    if X.shape[1] == 0:
+        raise DataError(f"{what} data has no samples")
+    return X, Y
