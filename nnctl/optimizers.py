@@ -7,6 +7,7 @@ weights' gradient (biases and PReLU slopes are not decayed).
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -160,10 +161,22 @@ def get_optimizer(name: str, **params) -> Optimizer:
                           f" {', '.join(sorted(OPTIMIZERS))}{did_you_mean(key, OPTIMIZERS)}")
     if key == "nesterov":
         params.setdefault("nesterov", True)
-    try:
-        return OPTIMIZERS[key](**params)
-    except TypeError as e:
-        raise ConfigError(f"optimizer '{key}': {e}") from None
+    check_params(f"optimizer '{key}'", OPTIMIZERS[key], params)
+    return OPTIMIZERS[key](**params)
+
+
+def parameter_names(cls) -> list[str]:
+    """The keyword parameters ``cls`` accepts."""
+    return [p for p in inspect.signature(cls).parameters if p != "self"]
+
+
+def check_params(what: str, cls, params: dict) -> None:
+    """Raise ``ConfigError`` for a parameter that ``cls`` does not take."""
+    accepted = parameter_names(cls)
+    for name in params:
+        if name not in accepted:
+            raise ConfigError(f"{what} takes no parameter '{name}'; expected one of"
+                              f" {', '.join(accepted)}{did_you_mean(name, accepted)}")
 
 
 def _check_range(name, value, low, high, *, low_open=False, high_open=False) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .activations import did_you_mean
 from .errors import ConfigError
-from .optimizers import _check_range
+from .optimizers import _check_range, check_params
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,8 @@ def get_schedule(name: str | None, **params):
     if key not in SCHEDULES:
         raise ConfigError(f"unknown schedule '{name}'; expected one of"
                           f" {', '.join(sorted(SCHEDULES))}{did_you_mean(key, SCHEDULES)}")
-    try:
-        schedule = SCHEDULES[key](**params)
-    except TypeError as e:
-        raise ConfigError(f"schedule '{key}': {e}") from None
+    check_params(f"schedule '{key}'", SCHEDULES[key], params)
+    schedule = SCHEDULES[key](**params)
     if isinstance(schedule, StepDecay):
         _check_positive_int("step_size", schedule.step_size)
         _check_range("gamma", schedule.gamma, 0.0, 1.0, low_open=True)

@@ -100,6 +100,8 @@ class _Stats:
                 f"{prefix}mse": float(self.sse.sum() / (self.count * self.Y.shape[0]))}
 
 
+# Overflow is detected by the loop and reported as TrainingDiverged, not as numpy warnings.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: int,
         batch_size: int, rng: np.random.Generator, X_val: Array | None = None,
         Y_val: Array | None = None, schedule: Callable[[float, int], float] | None = None,
@@ -203,9 +205,9 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
 
 
 def _diverged(network: Network, history: History, best_theta: Array, epoch: int, what: str):
-    where = network.first_nonfinite()
-    layer = where[0] if where else None
-    place = f"; first in layer {where[0]} ({where[1]})" if where else ""
+    # Every tensor may still be finite when only the loss overflowed: then it is the output's.
+    layer, name = network.first_nonfinite() or (network.L, "loss")
+    place = f"; first in layer {layer} ({name})"
     # best_theta holds the best epoch's weights, or the initial ones if none finished.
     np.copyto(network.theta, best_theta)
     kept = (f"the weights of epoch {history.best_epoch} are kept" if history.best_epoch
