@@ -8,7 +8,15 @@ class NnctlError(Exception):
 
 
 class ConfigError(NnctlError):
-    """A configuration value is missing, of the wrong type, or out of range."""
+    """A configuration value is missing, of the wrong type, or out of range.
+
+    ``key`` names the offending parameter when the raiser knows it (for example ``lr``),
+    so that a config reader can point at its line.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class DataError(NnctlError):

@@ -205,13 +205,7 @@ class Network:
 
     def shapes(self, m: int) -> list[LayerShapes]:
         """Shapes of every parameter, cached tensor and gradient for ``m`` samples."""
-        out = []
-        for l, layer in enumerate(self.layers, start=1):
-            n, n_prev = layer.n, layer.n_prev
-            params = n * n_prev + n + (n if layer.dalpha is not None else 0)
-            out.append(LayerShapes(l, n, layer.activation.name, (n, n_prev), (n, 1), (n, m),
-                                   (n, m), (n, n_prev), (n, 1), (n, m), (n, m), params))
-        return out
+        return layer_shapes(self.sizes, self.activations, m)
 
     # -- computation ---------------------------------------------------------------
 
@@ -293,6 +287,18 @@ class Network:
             if layer.dalpha is not None:
                 out[f"alpha{l}"] = layer.alpha
         return out
+
+
+def layer_shapes(sizes: Sequence[int], activations: Sequence[str], m: int) -> list[LayerShapes]:
+    """Shapes of each layer's tensors for ``m`` samples, from the sizes alone (NOTATION.md)."""
+    out = []
+    for l in range(1, len(sizes)):
+        n, n_prev = sizes[l], sizes[l - 1]
+        act = get_activation(activations[l - 1])
+        params = n * n_prev + n + (n if act.alpha == "learned" else 0)
+        out.append(LayerShapes(l, n, act.name, (n, n_prev), (n, 1), (n, m), (n, m),
+                               (n, n_prev), (n, 1), (n, m), (n, m), params))
+    return out
 
 
 def _check_size(n, i: int) -> int:

@@ -176,15 +176,15 @@ def check_params(what: str, cls, params: dict) -> None:
     for name in params:
         if name not in accepted:
             raise ConfigError(f"{what} takes no parameter '{name}'; expected one of"
-                              f" {', '.join(accepted)}{did_you_mean(name, accepted)}")
+                              f" {', '.join(accepted)}{did_you_mean(name, accepted)}", key=name)
 
 
 def _check_range(name, value, low, high, *, low_open=False, high_open=False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number, got {value!r}", key=name)
     if (value < low or (low_open and value == low)) or (
             high is not None and (value > high or (high_open and value == high))):
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
         raise ConfigError(f"{name} must be in {lo}{low}, {high if high is not None else 'inf'}{hi},"
-                          f" got {value!r}")
+                          f" got {value!r}", key=name)

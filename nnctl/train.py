@@ -107,7 +107,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         Y_val: Array | None = None, schedule: Callable[[float, int], float] | None = None,
         patience: int | None = None, min_delta: float = 0.0,
         on_epoch: Callable[[EpochRecord], None] | None = None,
-        on_batch: Callable[[int, int], None] | None = None) -> History:
+        on_batch: Callable[[int, int], None] | None = None, start_epoch: int = 0) -> History:
     """Train ``network`` in place on ``X: (n[0], m)``, ``Y: (n[L], m)``.
 
     Each epoch visits the samples in a fresh order drawn from ``rng``; the last batch may
@@ -115,7 +115,8 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     monitored loss (validation if given, else training) has not improved by more than
     ``min_delta`` for that many epochs, and the best weights are restored.
 
-    Raises ``TrainingDiverged`` on a non-finite loss or parameter and
+    Epochs are numbered from ``start_epoch + 1`` (a resumed run goes on counting, and its
+    schedule too). Raises ``TrainingDiverged`` on a non-finite loss or parameter and
     ``TrainingInterrupted`` on Ctrl-C; both leave the best weights so far in ``network``.
     """
     X, Y = _check_xy(network, X, Y, "training")
@@ -145,9 +146,9 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     best_loss = math.inf
     lr0 = optimizer.lr
     since_best = 0
-    epoch = 0
+    epoch = start_epoch
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
             start = time.perf_counter()
             optimizer.lr = schedule(lr0, epoch - 1)
             order = rng.permutation(m)

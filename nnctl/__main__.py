@@ -1,0 +1,5 @@
+"""``python -m nnctl``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""The ``nnctl`` command line: parse, call the workflow, hand results to ``render``.
+
+Exit codes: 0 success, 1 a data, model-file or training error, 2 a config or usage
+error, 130 interrupted (Ctrl-C). Errors are one line on stderr, never a traceback.
+Heavy modules (numpy, rich) are imported inside the commands so ``--help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from .errors import ConfigError, NnctlError, TrainingInterrupted
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _reports_errors(command):
+    """Turn domain errors into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from . import render
+
+        try:
+            return command(*args, **kwargs)
+        except TrainingInterrupted as e:
+            render.error(str(e))
+            sys.exit(EXIT_INTERRUPTED)
+        except ConfigError as e:
+            render.error(str(e))
+            sys.exit(EXIT_USAGE)
+        except NnctlError as e:
+            render.error(str(e))
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            render.error("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            sys.stderr.close()  # a reader such as `head` left early: not an error
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="nnctl", prog_name="nnctl")
+def main() -> None:
+    """Train fully connected neural networks configured in YAML.
+
+    \b
+    Examples:
+      nnctl train                      # the bundled 3-3-2-1 network on its default data
+      nnctl train configs/iris.yaml --epochs 50
+      nnctl shapes configs/iris.yaml -m 2
+      nnctl predict iris.npz datasets/iris.csv -o predictions.csv
+    """
+
+
+@main.command()
+@click.argument("config", required=False)
+@click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for initialization, splits and shuffling.")
+@click.option("-o", "--output", metavar="MODEL", help="Where to write the model (.npz).")
+@click.option("--resume", metavar="MODEL", help="Continue training from a saved model.")
+@_reports_errors
+def train(config, epochs, lr, batch_size, seed, output, resume) -> None:
+    """Train the network of CONFIG (default: the bundled configs/default.yaml).
+
+    Shows a summary, a progress bar, the final loss and metrics per split and the loss
+    curves; writes the model and a per-epoch history CSV beside it. Ctrl-C stops and
+    saves the best model so far.
+
+    \b
+    Examples:
+      nnctl train
+      nnctl train configs/iris.yaml --epochs 200 --lr 0.01 -o iris.npz
+      nnctl train configs/iris.yaml --resume iris.npz --epochs 50
+    """
+    from . import config as config_mod
+    from . import model_file, render, workflow
+
+    model = model_file.load(resume) if resume else None
+    if config is None and model is not None:
+        cfg = config_mod.from_dict(model.metadata.get("config"), source=f"{resume} (its saved config)")
+    else:
+        cfg = config_mod.load(config)
+    cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
+    session = workflow.Session(cfg, resume=model, resume_path=resume)
+    render.summary(session.summary())
+    with render.TrainingProgress(cfg.training.epochs, session.start_epoch) as progress:
+        outcome = session.train(on_epoch=progress.epoch, on_batch=progress.batch)
+    history = outcome.history
+    if history.stopped_early:
+        render.note(f"stopped early: no improvement for {cfg.training.patience} epochs;"
+                    f" kept the weights of epoch {history.best_epoch}")
+    render.results(outcome.results, session.prep.target.kind)
+    render.curves(history.column("train_loss"), history.column("val_loss"),
+                  first_epoch=session.start_epoch + 1)
+    render.saved(outcome.model_path, outcome.history_path)
+
+
+@main.command()
+@click.argument("config", required=False)
+@click.option("-m", "m", type=click.IntRange(min=1), help="Batch size m (default: training.batch_size).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout.")
+@_reports_errors
+def shapes(config, m, as_json) -> None:
+    """Show every tensor's shape per layer for a batch of m samples.
+
+    Z, A, W, b and their gradients dZ, dA, dW, db, with parameter counts, FLOPs of a
+    forward and a backward pass, and bytes in the configured dtype. n[0] and n[L] come
+    from the data when the config leaves them out.
+
+    \b
+    Examples:
+      nnctl shapes -m 1
+      nnctl shapes configs/iris.yaml --json
+    """
+    from . import config as config_mod
+    from . import render, workflow
+
+    cfg = config_mod.load(config)
+    sizes, acts = workflow.network_shape(cfg)
+    report = workflow.shapes_report(sizes, acts, m or cfg.training.batch_size, cfg.training.dtype)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        render.shapes_table(report)
+
+
+@main.command()
+@click.argument("model")
+@click.argument("csv", required=False, default="-")
+@click.option("-o", "--output", metavar="OUT", help="Write the CSV here instead of stdout.")
+@_reports_errors
+def predict(model, csv, output) -> None:
+    """Predict with MODEL on the rows of CSV (a file, or - for stdin).
+
+    Feature columns are found by the names saved in the model (other columns, such as
+    the target, are passed through). Writes the input rows plus the prediction columns:
+    predicted_<target> and, for classes, p_<class> for each class.
+
+    \b
+    Examples:
+      nnctl predict iris.npz datasets/iris.csv
+      cat new_rows.csv | nnctl predict iris.npz - -o predictions.csv
+    """
+    from . import data, model_file, workflow
+
+    loaded = model_file.load(model)
+    meta = loaded.metadata.get("data", {})
+    options = {"delimiter": meta.get("delimiter", ","), "header": meta.get("header", True),
+               "what": "input"}
+    if csv == "-":
+        table = data.parse_table(sys.stdin.buffer.read(), "<stdin>", **options)
+    else:
+        table = data.read_table(csv, **options)
+    header, rows = workflow.predict_table(loaded, table)
+    text = workflow.csv_text(header, rows, options["delimiter"])
+    if output:
+        workflow.write_text(output, text)
+    else:
+        sys.stdout.write(text)

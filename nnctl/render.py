@@ -1,0 +1,212 @@
+"""Everything nnctl shows in a terminal: summary, progress, tables, loss curves, errors.
+
+Progress and messages go to stderr; only data (predictions, ``--json``) goes to stdout,
+and not from here. Text from files (paths, column names) is printed without markup.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+console = Console(stderr=True, highlight=False)
+#: For output that is the command's result but not machine data (the shapes table).
+stdout = Console(highlight=False)
+
+
+def error(message: str) -> None:
+    """One line on stderr (no markup, no traceback)."""
+    console.print(Text(f"Error: {message}", style="bold red"), soft_wrap=True)
+
+
+def note(message: str, style: str = "") -> None:
+    console.print(Text(message, style=style), soft_wrap=True)
+
+
+def warning(message: str) -> None:
+    console.print(Text(f"Warning: {message}", style="yellow"), soft_wrap=True)
+
+
+def summary(info: dict) -> None:
+    """The one-screen summary before training."""
+    t = Table(box=box.SIMPLE, show_header=False, title="nnctl train", title_justify="left",
+              title_style="bold")
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column()
+    rows = info["rows"]
+    t.add_row("config", Text(info["config"]))
+    t.add_row("data", Text(info["data"]))
+    t.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+    feats = info["features"]
+    t.add_row("features", Text(f"{len(feats)}: " + ", ".join(feats[:8]) + (" ..." if len(feats) > 8 else "")))
+    target = ", ".join(info["target"])
+    if info["task"] == "classification":
+        classes = info["classes"]
+        shown = ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")
+        t.add_row("target", Text(f"{target}: {len(classes)} classes ({shown})"))
+    else:
+        t.add_row("target", Text(f"{target} (regression)"))
+    loss = info["loss"] + (" (chosen from the target)" if info["loss_inferred"] else "")
+    t.add_row("loss", loss)
+    t.add_row("network", Text(info["network"]))
+    t.add_row("parameters", f"{info['params']:,} ({info['dtype']})")
+    t.add_row("training", f"{info['optimizer']}, lr {info['lr']:g}, {info['epochs']} epochs,"
+              f" batch {info['batch_size']}, standardize {info['standardize']}")
+    if info.get("resumed_from_epoch") is not None:
+        t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
+    console.print(t)
+    for w in info.get("warnings", []):
+        warning(w)
+
+
+class TrainingProgress:
+    """A rich progress bar over epochs with live loss and metric; use as a context manager."""
+
+    def __init__(self, epochs: int, start_epoch: int = 0) -> None:
+        self.epochs = epochs
+        self.start_epoch = start_epoch
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/{task.fields[last]}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(), TextColumn("<"), TimeRemainingColumn(),
+            console=console, transient=False,
+        )
+        self.task = None
+        self.stride = 1
+
+    def __enter__(self) -> TrainingProgress:
+        self.progress.__enter__()
+        self.task = self.progress.add_task("train", total=self.epochs, epoch=self.start_epoch,
+                                           last=self.start_epoch + self.epochs, status="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def batch(self, b: int, n: int) -> None:
+        # Moving the bar within an epoch matters only for long epochs: touch it 20 times.
+        if n >= 20 and b % (n // 20) == 0:
+            done = self.progress.tasks[0].fields["epoch"] - self.start_epoch
+            self.progress.update(self.task, completed=done + b / n)
+
+    def epoch(self, record) -> None:
+        status = f"loss {record.train_loss:.4g}"
+        if record.val_loss is not None:
+            status += f"  val {record.val_loss:.4g}"
+        m = record.metrics
+        key = "val_accuracy" if "val_accuracy" in m else "train_accuracy" if "train_accuracy" in m \
+            else "val_r2" if "val_r2" in m else "train_r2"
+        if key in m:
+            status += f"  {key.replace('_', ' ')} {m[key]:.4f}"
+        self.progress.update(self.task, completed=record.epoch - self.start_epoch,
+                             epoch=record.epoch, status=status)
+
+
+def results(res: dict[str, dict[str, float]], task: str) -> None:
+    """The final table: loss and accuracy (or R^2 and MSE) per split."""
+    t = Table(box=box.SIMPLE_HEAD, title="results", title_justify="left", title_style="bold")
+    t.add_column("split")
+    t.add_column("loss", justify="right")
+    metric_names = ["accuracy"] if task == "classification" else ["r2", "mse"]
+    for name in metric_names:
+        t.add_column("R^2" if name == "r2" else name.upper() if name == "mse" else name, justify="right")
+    for split, values in res.items():
+        t.add_row(split, f"{values['loss']:.4f}", *(f"{values[k]:.4f}" for k in metric_names))
+    console.print(t)
+
+
+def curves(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
+           height: int = 12, first_epoch: int = 1) -> None:
+    """Train and validation loss against epoch, drawn in text."""
+    console.print(Text(loss_chart(train, val, width=width, height=height, first_epoch=first_epoch)))
+
+
+def loss_chart(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
+               height: int = 12, first_epoch: int = 1) -> str:
+    """A plain-text chart: '*' train loss, 'o' validation loss; a log scale for wide ranges."""
+    series = [("*", list(train)), ("o", [v for v in val if v is not None] and list(val))]
+    values = [v for _, s in series for v in (s or []) if v is not None and math.isfinite(v)]
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    log = lo > 0 and hi / lo > 20
+    f = (lambda v: math.log10(v)) if log else (lambda v: v)
+    flo, fhi = f(lo), f(hi)
+    span = (fhi - flo) or 1.0
+    n = len(train)
+    cols = min(width, max(n, 2))
+    grid = [[" "] * cols for _ in range(height)]
+    for mark, s in series:
+        if not s:
+            continue
+        for c in range(cols):
+            i = round(c * (n - 1) / (cols - 1)) if cols > 1 else 0
+            v = s[i]
+            if v is None or not math.isfinite(v):
+                continue
+            r = height - 1 - round((f(v) - flo) / span * (height - 1))
+            grid[r][c] = mark if grid[r][c] in (" ", mark) else "#"
+    top, bottom = f"{hi:.4g}", f"{lo:.4g}"
+    pad = max(len(top), len(bottom))
+    lines = []
+    for r, row in enumerate(grid):
+        label = top if r == 0 else bottom if r == height - 1 else ""
+        lines.append(f"{label:>{pad}} |" + "".join(row))
+    lines.append(" " * pad + " +" + "-" * cols)
+    last = first_epoch + n - 1
+    lines.append(" " * pad + f"  epoch {first_epoch}" + f"epoch {last}".rjust(max(cols - 7 - len(str(first_epoch)), 0)))
+    legend = "  * train loss" + ("   o validation loss" if series[1][1] else "") + \
+        ("   # both" if series[1][1] else "") + ("   (log scale)" if log else "")
+    lines.append(" " * pad + legend)
+    return "\n".join(lines)
+
+
+def saved(model_path, history_path) -> None:
+    note(f"saved the model to {model_path} and the history to {history_path}", style="green")
+
+
+def shapes_table(info: dict) -> None:
+    """``nnctl shapes``: per-layer shapes, parameters, FLOPs and bytes (on stdout)."""
+    m = info["m"]
+    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+              title=f"{info['network']}, m = {m}, {info['dtype']}", title_justify="left",
+              title_style="bold")
+    # A gradient has its tensor's shape, so each pair shares a column (JSON lists all eight).
+    for col in ("l", "n[l]", "activation", "W, dW", "b, db", "Z, dZ", "A, dA", "params"):
+        t.add_column(escape(col), justify="right" if col in ("l", "n[l]", "params") else "left", no_wrap=True)
+    t.add_row("0", str(info["inputs"]), "(input)", "", "", "", _shape((info["inputs"], m)), "")
+    for layer in info["layers"]:
+        s = layer["shapes"]
+        t.add_row(str(layer["l"]), str(layer["n"]), layer["activation"],
+                  *(_shape(s[k]) for k in ("W", "b", "Z", "A")), f"{layer['params']:,}")
+    stdout.print(t)
+    tot = info["totals"]
+    stdout.print(Text(
+        f"parameters {tot['params']:,} ({_bytes(tot['param_bytes'])}); cached A[0], Z and A for"
+        f" m = {m}: {_bytes(tot['activation_bytes'])}\n"
+        f"FLOPs per pass: forward {tot['forward_flops']:,}, backward {tot['backward_flops']:,}"))
+
+
+def _shape(s) -> str:
+    return f"({s[0]}, {s[1]})"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # pragma: no cover
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()
