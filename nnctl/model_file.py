@@ -99,22 +99,25 @@ def load(path: str | Path) -> Model:
     if not path.exists():
         raise ModelFileError(f"{name}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{name}: not an nnctl model (a single .npy array, not an .npz);"
+        with path.open("rb") as f:
+            magic = f.read(4)
+            if magic != b"PK\x03\x04":
+                what = "a single .npy array" if magic == b"\x93NUM" else "not an .npz archive"
+                raise ModelFileError(f"{name}: not an nnctl model ({what});"
                                      " train one with 'nnctl train'")
-            files = list(npz.files)
-            if "metadata" not in files:
-                raise ModelFileError(f"{name}: not an nnctl model (no metadata);"
-                                     " train one with 'nnctl train'")
-            arrays = {k: npz[k] for k in files}
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                if "metadata" not in npz.files:
+                    raise ModelFileError(f"{name}: not an nnctl model (no metadata);"
+                                         " train one with 'nnctl train'")
+                arrays = {k: npz[k] for k in npz.files}
     except ModelFileError:
         raise
     except ValueError as e:
-        if "allow_pickle" in str(e):
+        if "pickle" in str(e):
             raise ModelFileError(f"{name}: holds pickled objects, which nnctl never loads;"
                                  " use a model written by 'nnctl train'") from None
-        raise ModelFileError(f"{name}: not an nnctl model or damaged ({e})") from None
+        raise ModelFileError(f"{name}: not an nnctl model, or damaged ({e})") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
         raise ModelFileError(f"{name}: not an nnctl model, or truncated ({type(e).__name__});"
                              " retrain or restore the file") from None

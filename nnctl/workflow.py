@@ -223,6 +223,11 @@ class Session:
         self.cfg = cfg
         self.resume = resume
         saved = resume.metadata.get("data") if resume is not None else None
+        if saved is not None and cfg.data.header and list(map(str, cfg.data.target)) != saved["target"]:
+            raise ConfigError(
+                f"{resume_path}: the model predicts {', '.join(saved['target'])} but the config's target"
+                f" is {', '.join(map(str, cfg.data.target))}; resume with the config the model was"
+                " trained with")
         self.prep = prepare_data(cfg, saved=saved)
         if resume is not None:
             net = resume.network
