@@ -8,6 +8,7 @@ in the working directory unless ``output.model`` says otherwise.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -312,7 +313,7 @@ class _Reader:
 
     def path(self, m: dict, path: tuple, default):
         v = self.string(m, path, default, allow_none=True)
-        return self.base / v if isinstance(v, str) else v
+        return Path(os.path.normpath(self.base / v)) if isinstance(v, str) else v
 
     def columns(self, m: dict, path: tuple, default):
         """A column (name or 0-based index) or a list of them."""

@@ -194,8 +194,8 @@ class Network:
     def warnings(self) -> list[str]:
         """Messages a caller should show before training (binary step in a hidden layer)."""
         return [
-            f"layer {l}: binary_step has derivative 0, so no gradient reaches layers 1..{l}"
-            " and they will not learn"
+            f"layer {l}: binary_step has derivative 0, so gradient descent cannot train"
+            f" {'layer 1' if l == 1 else f'layers 1 to {l}'} (no gradient passes it)"
             for l, layer in enumerate(self.layers[:-1], start=1)
             if not layer.activation.passes_gradient
         ] + (

@@ -58,8 +58,11 @@ def summary(info: dict) -> None:
     t.add_row("loss", loss)
     t.add_row("network", Text(info["network"]))
     t.add_row("parameters", f"{info['params']:,} ({info['dtype']})")
+    extras = "".join([f", l2 {info['l2']:g}" if info["l2"] else "",
+                      f", {info['schedule']} schedule" if info["schedule"] != "constant" else "",
+                      f", early stopping (patience {info['patience']})" if info["patience"] else ""])
     t.add_row("training", f"{info['optimizer']}, lr {info['lr']:g}, {info['epochs']} epochs,"
-              f" batch {info['batch_size']}, standardize {info['standardize']}")
+              f" batch {info['batch_size']}{extras}; standardize {info['standardize']}")
     if info.get("resumed_from_epoch") is not None:
         t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
     console.print(t)
@@ -133,40 +136,43 @@ def curves(train: Sequence[float], val: Sequence[float | None], *, width: int = 
 def loss_chart(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
                height: int = 12, first_epoch: int = 1) -> str:
     """A plain-text chart: '*' train loss, 'o' validation loss; a log scale for wide ranges."""
-    series = [("*", list(train)), ("o", [v for v in val if v is not None] and list(val))]
-    values = [v for _, s in series for v in (s or []) if v is not None and math.isfinite(v)]
+    n = len(train)
+    cols = min(width, max(n, 2))
+
+    def buckets(s: Sequence[float | None]) -> list[float | None]:
+        # Each column shows the mean of its bucket of epochs, so long runs read smoothly.
+        out = []
+        for c in range(cols):
+            part = [v for v in s[c * n // cols:max((c + 1) * n // cols, c * n // cols + 1)]
+                    if v is not None and math.isfinite(v)]
+            out.append(sum(part) / len(part) if part else None)
+        return out
+
+    series = [("*", buckets(train))]
+    if any(v is not None for v in val):
+        series.append(("o", buckets(val)))
+    values = [v for _, s in series for v in s if v is not None]
     if not values:
         return ""
     lo, hi = min(values), max(values)
     log = lo > 0 and hi / lo > 20
-    f = (lambda v: math.log10(v)) if log else (lambda v: v)
-    flo, fhi = f(lo), f(hi)
-    span = (fhi - flo) or 1.0
-    n = len(train)
-    cols = min(width, max(n, 2))
+    f = math.log10 if log else (lambda v: v)
+    span = (f(hi) - f(lo)) or 1.0
     grid = [[" "] * cols for _ in range(height)]
     for mark, s in series:
-        if not s:
-            continue
-        for c in range(cols):
-            i = round(c * (n - 1) / (cols - 1)) if cols > 1 else 0
-            v = s[i]
-            if v is None or not math.isfinite(v):
-                continue
-            r = height - 1 - round((f(v) - flo) / span * (height - 1))
-            grid[r][c] = mark if grid[r][c] in (" ", mark) else "#"
+        for c, v in enumerate(s):
+            if v is not None:
+                r = height - 1 - round((f(v) - f(lo)) / span * (height - 1))
+                grid[r][c] = mark if grid[r][c] in (" ", mark) else "#"
     top, bottom = f"{hi:.4g}", f"{lo:.4g}"
     pad = max(len(top), len(bottom))
-    lines = []
-    for r, row in enumerate(grid):
-        label = top if r == 0 else bottom if r == height - 1 else ""
-        lines.append(f"{label:>{pad}} |" + "".join(row))
+    lines = [f"{top if r == 0 else bottom if r == height - 1 else '':>{pad}} |" + "".join(row)
+             for r, row in enumerate(grid)]
     lines.append(" " * pad + " +" + "-" * cols)
-    last = first_epoch + n - 1
-    lines.append(" " * pad + f"  epoch {first_epoch}" + f"epoch {last}".rjust(max(cols - 7 - len(str(first_epoch)), 0)))
-    legend = "  * train loss" + ("   o validation loss" if series[1][1] else "") + \
-        ("   # both" if series[1][1] else "") + ("   (log scale)" if log else "")
-    lines.append(" " * pad + legend)
+    left, right = f"epoch {first_epoch}", f"epoch {first_epoch + n - 1}"
+    lines.append(" " * pad + "  " + left + right.rjust(max(cols - len(left), len(right) + 1)))
+    legend = "* train loss" + ("   o validation loss   # both" if len(series) > 1 else "")
+    lines.append(" " * pad + "  " + legend + ("   (log scale)" if log else ""))
     return "\n".join(lines)
 
 
