@@ -78,24 +78,21 @@ def targets_nnctl(w: Workload, labels):
     return np.eye(w.sizes[-1], dtype=w.dtype)[labels]
 
 
-# -- peers: each returns a list of seconds per epoch, one per round ------------------------
+# -- peers: each runs round r and returns its seconds per epoch ----------------------------
 
 
-def run_nnctl(w: Workload, X, labels) -> list[float]:
+def run_nnctl(w: Workload, X, labels, r: int) -> float:
     Y = targets_nnctl(w, labels)
-    times = []
-    for r in range(w.rounds):
-        net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
-                      dtype=w.dtype, rng=np.random.default_rng(r))
-        start = time.perf_counter()
-        # The call `nnctl train` makes (nnctl.workflow.Session.train), data already in memory.
-        fit(net, X.T, Y.T, optimizer=Adam(lr=1e-3), epochs=w.epochs, batch_size=w.batch,
-            rng=np.random.default_rng(r))
-        times.append((time.perf_counter() - start) / w.epochs)
-    return times
+    net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
+                  dtype=w.dtype, rng=np.random.default_rng(r))
+    start = time.perf_counter()
+    # The call `nnctl train` makes (nnctl.workflow.Session.train), data already in memory.
+    fit(net, X.T, Y.T, optimizer=Adam(lr=1e-3), epochs=w.epochs, batch_size=w.batch,
+        rng=np.random.default_rng(r))
+    return (time.perf_counter() - start) / w.epochs
 
 
-def run_gemm_floor(w: Workload, X, labels) -> list[float]:
+def run_gemm_floor(w: Workload, X, labels, r: int) -> float:
     """The matrix products of forward and backward (no dA[0]), per step, nothing else."""
     dt, sizes, m = np.dtype(w.dtype), w.sizes, w.batch
     rng = np.random.default_rng(0)
@@ -105,21 +102,18 @@ def run_gemm_floor(w: Workload, X, labels) -> list[float]:
     dW = [np.empty_like(x) for x in W]
     dA = [np.empty((n, m), dt) for n in sizes[1:-1]]
     steps = -(-w.rows // m)
-    times = []
-    for _ in range(w.rounds):
-        start = time.perf_counter()
-        for _ in range(w.epochs * steps):
-            for l in range(len(W)):
-                np.matmul(W[l], A[l], out=A[l + 1])
-            for l in range(len(W) - 1, -1, -1):
-                np.matmul(dZ[l], A[l].T, out=dW[l])
-                if l > 0:
-                    np.matmul(W[l].T, dZ[l], out=dA[l - 1])
-        times.append((time.perf_counter() - start) / w.epochs)
-    return times
+    start = time.perf_counter()
+    for _ in range(w.epochs * steps):
+        for l in range(len(W)):
+            np.matmul(W[l], A[l], out=A[l + 1])
+        for l in range(len(W) - 1, -1, -1):
+            np.matmul(dZ[l], A[l].T, out=dW[l])
+            if l > 0:
+                np.matmul(W[l].T, dZ[l], out=dA[l - 1])
+    return (time.perf_counter() - start) / w.epochs
 
 
-def run_torch(w: Workload, X, labels) -> list[float]:
+def run_torch(w: Workload, X, labels, r: int) -> float:
     import torch
     from torch import nn
 
@@ -130,49 +124,43 @@ def run_torch(w: Workload, X, labels) -> list[float]:
     Yt = torch.from_numpy(labels.astype(np.float64 if not binary else X.dtype))
     Yt = Yt.to(dtype)[:, None] if binary else torch.from_numpy(labels).long()
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[w.hidden]
-    times = []
-    for r in range(w.rounds):
-        torch.manual_seed(r)
-        layers = []
-        for l in range(1, len(w.sizes)):
-            layers.append(nn.Linear(w.sizes[l - 1], w.sizes[l]))
-            if l < len(w.sizes) - 1:
-                layers.append(act())
-        model = nn.Sequential(*layers).to(dtype)
-        loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        start = time.perf_counter()
-        for _ in range(w.epochs):
-            perm = torch.randperm(w.rows)
-            total = 0.0
-            for i in range(0, w.rows, w.batch):
-                idx = perm[i:i + w.batch]
-                xb, yb = Xt[idx], Yt[idx]
-                opt.zero_grad()
-                loss = loss_fn(model(xb), yb)
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-        times.append((time.perf_counter() - start) / w.epochs)
-    return times
+    torch.manual_seed(r)
+    layers = []
+    for l in range(1, len(w.sizes)):
+        layers.append(nn.Linear(w.sizes[l - 1], w.sizes[l]))
+        if l < len(w.sizes) - 1:
+            layers.append(act())
+    model = nn.Sequential(*layers).to(dtype)
+    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    start = time.perf_counter()
+    for _ in range(w.epochs):
+        perm = torch.randperm(w.rows)
+        total = 0.0
+        for i in range(0, w.rows, w.batch):
+            idx = perm[i:i + w.batch]
+            xb, yb = Xt[idx], Yt[idx]
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)  # the epoch's loss, as nnctl reports it
+    return (time.perf_counter() - start) / w.epochs
 
 
-def run_sklearn(w: Workload, X, labels) -> list[float]:
+def run_sklearn(w: Workload, X, labels, r: int) -> float:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    times = []
-    for r in range(w.rounds):
-        clf = MLPClassifier(hidden_layer_sizes=w.sizes[1:-1], activation=w.hidden, solver="adam",
-                            learning_rate_init=1e-3, batch_size=w.batch, max_iter=w.epochs, tol=0,
-                            n_iter_no_change=w.epochs + 1, early_stopping=False, shuffle=True,
-                            random_state=r)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(X, labels)
-        times.append((time.perf_counter() - start) / w.epochs)
-    return times
+    clf = MLPClassifier(hidden_layer_sizes=w.sizes[1:-1], activation=w.hidden, solver="adam",
+                        learning_rate_init=1e-3, batch_size=w.batch, max_iter=w.epochs, tol=0,
+                        n_iter_no_change=w.epochs + 1, early_stopping=False, shuffle=True,
+                        random_state=r)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, labels)
+    return (time.perf_counter() - start) / w.epochs
 
 
 PEERS = {"nnctl": run_nnctl, "gemm": run_gemm_floor, "torch": run_torch, "sklearn": run_sklearn}
@@ -211,15 +199,20 @@ def main(argv=None) -> int:
         X, labels = make_data(w)
         print(f"\n{w.name}: {'-'.join(map(str, w.sizes))} {w.hidden}, {w.rows:,} rows, batch {w.batch},"
               f" {w.dtype}, {w.threads} thread(s); median of {w.rounds} round(s) of {w.epochs} epoch(s)")
-        row = {}
+        peers = []
         for peer in args.peers.split(","):
             why = available(peer)
             if why:
                 print(f"  {peer:8s} skipped: {why}")
-                continue
-            with threadpool_limits(limits=w.threads, user_api="blas"):
-                times = PEERS[peer](w, X, labels)
-            row[peer] = statistics.median(times)
+            else:
+                peers.append(peer)
+        times: dict[str, list[float]] = {p: [] for p in peers}
+        # Rounds outermost, so that a slow spell of the machine hits every peer alike.
+        with threadpool_limits(limits=w.threads, user_api="blas"):
+            for r in range(w.rounds):
+                for peer in peers:
+                    times[peer].append(PEERS[peer](w, X, labels, r))
+        row = {p: statistics.median(t) for p, t in times.items()}
         base = row.get("nnctl")
         for peer, t in row.items():
             note = ""
@@ -228,7 +221,7 @@ def main(argv=None) -> int:
             elif base and peer == "gemm":
                 note = f"nnctl takes {base / t:5.2f}x the floor"
             print(f"  {peer:8s} {t * 1e3:10.2f} ms/epoch  {w.rows / t:12,.0f} samples/s   {note}")
-        results[name] = {"workload": w.__dict__, "seconds_per_epoch": row}
+        results[name] = {"workload": w.__dict__, "seconds_per_epoch": row, "rounds": times}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

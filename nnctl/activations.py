@@ -116,6 +116,126 @@ def _softmax_backward(dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array
     return A * (dA - (dA * A).sum(axis=0, keepdims=True))
 
 
+# -- fast paths for the training loop ---------------------------------------------------
+# ``*_into(Z, A, alpha, T)`` writes f(Z) into the buffer A; ``*_scale(dA, Z, A, alpha, T)``
+# multiplies dA in place by f'(Z), with T a scratch buffer of the same shape. They compute
+# the same functions as the reference definitions above in fewer numpy passes, without
+# allocating; tests/test_activations.py checks each against its reference.
+
+
+def _identity_into(Z, A, alpha=None, T=None):
+    np.copyto(A, Z)
+
+
+def _identity_scale(dA, Z, A, alpha, T):
+    pass
+
+
+def _step_into(Z, A, alpha=None, T=None):
+    np.greater_equal(Z, 0, out=A)
+
+
+def _zero_scale(dA, Z, A, alpha, T):
+    dA.fill(0)
+
+
+def _logistic_into(Z, A, alpha=None, T=None):
+    # s(z) = (1 + tanh(z/2)) / 2: one transcendental pass, and tanh never overflows.
+    np.multiply(Z, 0.5, out=A)
+    np.tanh(A, out=A)
+    A *= 0.5
+    A += 0.5
+
+
+def _logistic_scale(dA, Z, A, alpha, T):
+    np.subtract(1, A, out=T)
+    T *= A
+    dA *= T
+
+
+def _tanh_into(Z, A, alpha=None, T=None):
+    np.tanh(Z, out=A)
+
+
+def _tanh_scale(dA, Z, A, alpha, T):
+    np.multiply(A, A, out=T)
+    np.subtract(1, T, out=T)
+    dA *= T
+
+
+def _arctan_into(Z, A, alpha=None, T=None):
+    np.arctan(Z, out=A)
+
+
+def _arctan_scale(dA, Z, A, alpha, T):
+    np.hypot(1, Z, out=T)
+    dA /= T
+    dA /= T
+
+
+def _relu_into(Z, A, alpha=None, T=None):
+    np.maximum(Z, 0, out=A)
+
+
+def _relu_scale(dA, Z, A, alpha, T):
+    np.greater_equal(Z, 0, out=T)  # 1.0 or 0.0: a multiply is far cheaper than a masked copy
+    dA *= T
+
+
+def _prelu_slope(Z, alpha, out):
+    """f'(Z) = 1 + (alpha - 1) [z < 0] into ``out``."""
+    np.less(Z, 0, out=out)
+    out *= alpha - 1
+    out += 1
+
+
+def _prelu_into(Z, A, alpha, T):
+    _prelu_slope(Z, alpha, A)
+    A *= Z
+
+
+def _prelu_scale(dA, Z, A, alpha, T):
+    _prelu_slope(Z, alpha, T)
+    dA *= T
+
+
+def _elu_into(Z, A, alpha, T):
+    np.minimum(Z, 0, out=A)
+    np.expm1(A, out=A)
+    A *= alpha
+    np.maximum(Z, 0, out=T)
+    A += T
+
+
+def _elu_scale(dA, Z, A, alpha, T):
+    # f'(z) = 1 + [z < 0] (a + alpha - 1)
+    np.add(A, alpha - 1, out=T)
+    T *= Z < 0
+    T += 1
+    dA *= T
+
+
+def _softplus_into(Z, A, alpha=None, T=None):
+    np.logaddexp(0, Z, out=A)
+
+
+def _softplus_scale(dA, Z, A, alpha, T):
+    _logistic_into(Z, T)
+    dA *= T
+
+
+def _softmax_into(Z, A, alpha=None, T=None):
+    np.subtract(Z, Z.max(axis=0, keepdims=True), out=A)
+    np.exp(A, out=A)
+    A /= A.sum(axis=0, keepdims=True)
+
+
+def _softmax_scale(dA, Z, A, alpha, T):
+    np.multiply(dA, A, out=T)
+    dA -= T.sum(axis=0, keepdims=True)
+    dA *= A
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation ``f`` with its derivative ``df``, named as in a config file."""
@@ -133,9 +253,12 @@ class Activation:
     #: Gradients pass through it (False for binary step, whose derivative is 0).
     passes_gradient: bool = True
     jvp: Callable[..., Array] | None = None
+    #: Fast paths: f(Z) into a buffer, and dA *= f'(Z) in place (see above).
+    into: Callable[..., None] | None = None
+    scale: Callable[..., None] | None = None
 
     def backward(self, dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array:
-        """``dZ = dA * f'(Z)``, all ``(n, m)``."""
+        """``dZ = dA * f'(Z)``, all ``(n, m)`` (reference implementation, allocates)."""
         if self.jvp is not None:
             return self.jvp(dA, Z, A, alpha)
         return dA * self.df(Z, A, alpha)
@@ -144,16 +267,20 @@ class Activation:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("identity", _identity, _identity_d),
-        Activation("binary_step", _step, _zero_d, passes_gradient=False),
-        Activation("logistic", _logistic, _logistic_d),
-        Activation("tanh", _tanh, _tanh_d),
-        Activation("arctan", _arctan, _arctan_d),
-        Activation("relu", _relu, _relu_d, relu_family=True),
-        Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25),
-        Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0),
-        Activation("softplus", _softplus, _softplus_d),
-        Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward),
+        Activation("identity", _identity, _identity_d, into=_identity_into, scale=_identity_scale),
+        Activation("binary_step", _step, _zero_d, passes_gradient=False, into=_step_into,
+                   scale=_zero_scale),
+        Activation("logistic", _logistic, _logistic_d, into=_logistic_into, scale=_logistic_scale),
+        Activation("tanh", _tanh, _tanh_d, into=_tanh_into, scale=_tanh_scale),
+        Activation("arctan", _arctan, _arctan_d, into=_arctan_into, scale=_arctan_scale),
+        Activation("relu", _relu, _relu_d, relu_family=True, into=_relu_into, scale=_relu_scale),
+        Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25,
+                   into=_prelu_into, scale=_prelu_scale),
+        Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0,
+                   into=_elu_into, scale=_elu_scale),
+        Activation("softplus", _softplus, _softplus_d, into=_softplus_into, scale=_softplus_scale),
+        Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward,
+                   into=_softmax_into, scale=_softmax_scale),
     ]
 }
 

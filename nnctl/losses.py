@@ -33,9 +33,17 @@ class Loss:
     #: ``gradient`` returns ``dZ[L]`` (fused with the output activation), not ``dA[L]``.
     fused = False
 
-    def gradient(self, A: Array, Y: Array) -> Array:
-        """Per-sample gradient ``dA[L]`` (or ``dZ[L]`` when ``fused``): ``(n[L], m)``."""
-        raise NotImplementedError
+    def gradient(self, A: Array, Y: Array, out: Array | None = None, scale: float = 1.0) -> Array:
+        """Per-sample gradient ``dA[L]`` (or ``dZ[L]`` when ``fused``), times ``scale``.
+
+        ``(n[L], m)``, written into ``out`` when given.
+        """
+        out = np.subtract(A, Y, out=out)
+        out *= self._factor(A) * scale
+        return out
+
+    def _factor(self, A: Array) -> float:
+        return 1.0
 
 
 class MeanSquaredError(Loss):
@@ -48,8 +56,8 @@ class MeanSquaredError(Loss):
         D = A - Y
         return float(np.vdot(D, D)) / D.size
 
-    def gradient(self, A, Y):
-        return (A - Y) * (2 / A.shape[0])
+    def _factor(self, A):
+        return 2 / A.shape[0]  # d/da of (1/n[L]) sum (a - y)^2
 
 
 class BinaryCrossEntropy(Loss):
@@ -63,11 +71,8 @@ class BinaryCrossEntropy(Loss):
         # which never takes log(0), even when s(z) rounds to exactly 0 or 1.
         return float(np.sum(np.logaddexp(0, Z) - Y * Z)) / Z.shape[1]
 
+    # dl/da * s'(z) = (a - y)/(a(1-a)) * a(1-a) = a - y: fused, and stable at a in {0, 1}.
     fused = True
-
-    def gradient(self, A, Y):
-        # dl/da * s'(z) = (a - y)/(a(1-a)) * a(1-a) = a - y: fused, and stable at a in {0, 1}.
-        return A - Y
 
 
 class CategoricalCrossEntropy(Loss):
@@ -82,11 +87,8 @@ class CategoricalCrossEntropy(Loss):
         log_A = Zs - np.log(np.exp(Zs).sum(axis=0, keepdims=True))
         return -float(np.vdot(Y, log_A)) / Z.shape[1]
 
+    # The softmax Jacobian times -y/a collapses to a - y when each column of Y sums to 1.
     fused = True
-
-    def gradient(self, A, Y):
-        # The softmax Jacobian times -y/a collapses to a - y when each column of Y sums to 1.
-        return A - Y
 
 
 LOSSES: dict[str, Loss] = {

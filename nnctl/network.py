@@ -3,6 +3,7 @@
 Forward: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = f[l](Z[l])``.
 Backward: ``dZ[l] = dA[l] * f[l]'(Z[l])``, ``dW[l] = dZ[l] A[l-1]^T / m``,
 ``db[l] = mean of dZ[l] over columns``, ``dA[l-1] = W[l]^T dZ[l]`` (not computed for l = 1).
+The ``1/m`` is applied once, to the output gradient (see ``Dense.backward``).
 
 All parameters live in one flat vector ``theta`` and all gradients in one flat vector
 ``grad``; each layer's ``W, b, alpha`` and ``dW, db, dalpha`` are views into them, so an
@@ -36,7 +37,12 @@ class Dense:
 
     ``forward`` keeps ``A_prev``, ``Z`` and ``A`` for ``backward``, which leaves ``dZ``,
     ``dW``, ``db`` (and ``dalpha`` for PReLU) beside the parameters and returns ``dA_prev``.
+    ``Z``, ``A`` and the gradients live in buffers reused from step to step (one set per
+    batch size), so a training step allocates nothing: copy what you want to keep.
     """
+
+    #: How many batch sizes keep their buffers (training, its last batch, evaluation).
+    KEEP = 4
 
     def __init__(self, W: Array, b: Array, dW: Array, db: Array, activation: Activation,
                  alpha: Array | float | None = None, dalpha: Array | None = None) -> None:
@@ -46,6 +52,7 @@ class Dense:
         self.alpha = alpha
         self.dalpha = dalpha
         self.A_prev = self.Z = self.A = self.dZ = None
+        self._buffers: dict[int, tuple[Array, Array, Array, Array]] = {}
 
     @property
     def n(self) -> int:
@@ -55,30 +62,50 @@ class Dense:
     def n_prev(self) -> int:
         return self.W.shape[1]
 
+    def buffers(self, m: int) -> tuple[Array, Array, Array, Array]:
+        """``Z, A, T, dA_prev`` for ``m`` samples; ``T`` is scratch, ``A`` is ``Z`` for identity."""
+        buf = self._buffers.get(m)
+        if buf is None:
+            if len(self._buffers) >= self.KEEP:
+                self._buffers.pop(next(iter(self._buffers)))
+            n, dtype = self.n, self.W.dtype
+            Z = np.empty((n, m), dtype)
+            A = Z if self.activation.name == "identity" else np.empty((n, m), dtype)
+            buf = self._buffers[m] = (Z, A, np.empty((n, m), dtype), np.empty((self.n_prev, m), dtype))
+        return buf
+
     def forward(self, A_prev: Array) -> Array:
         """``A_prev: (n[l-1], m)`` -> ``A: (n[l], m)``."""
-        Z = self.W @ A_prev
+        Z, A, T, _ = self.buffers(A_prev.shape[1])
+        np.dot(self.W, A_prev, out=Z)  # np.dot: the same BLAS call as matmul, less overhead
         Z += self.b
-        self.A_prev, self.Z = A_prev, Z
-        self.A = self.activation.f(Z, self.alpha)
-        return self.A
+        if A is not Z:
+            self.activation.into(Z, A, self.alpha, T)
+        self.A_prev, self.Z, self.A = A_prev, Z, A
+        return A
 
-    def backward(self, dA: Array | None, dZ: Array | None = None, *, need_dA_prev: bool = True):
-        """From ``dA: (n[l], m)`` (or an already fused ``dZ``) to ``dA_prev: (n[l-1], m)``."""
-        Z, A = self.Z, self.A
-        if dZ is None:
-            dZ = self.activation.backward(dA, Z, A, self.alpha)
-        inv_m = 1.0 / dZ.shape[1]
-        np.matmul(dZ, self.A_prev.T, out=self.dW)
-        self.dW *= inv_m
-        np.sum(dZ, axis=1, keepdims=True, out=self.db)
-        self.db *= inv_m
-        if self.dalpha is not None:
-            # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
-            np.sum(dA * np.minimum(Z, 0), axis=1, keepdims=True, out=self.dalpha)
-            self.dalpha *= inv_m
-        self.dZ = dZ
-        return self.W.T @ dZ if need_dA_prev else None
+    def backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
+        """From ``G = dJ/dA[l]: (n[l], m)`` to ``dJ/dA[l-1]``; ``G`` is overwritten with ``dZ``.
+
+        ``J`` is the batch's mean loss, so ``G`` already carries the ``1/m`` of NOTATION.md's
+        ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``: applied once, at the output, it
+        reaches every layer without a pass over each ``dW``. ``fused``: ``G`` is ``dJ/dZ[l]``.
+        """
+        Z, A, T, dA_prev = self.buffers(G.shape[1])
+        if not fused:
+            if self.dalpha is not None:
+                # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
+                np.minimum(Z, 0, out=T)
+                T *= G
+                np.add.reduce(T, axis=1, out=self.dalpha[:, 0])
+            self.activation.scale(G, Z, A, self.alpha, T)
+        np.dot(G, self.A_prev.T, out=self.dW)
+        np.add.reduce(G, axis=1, out=self.db[:, 0])
+        self.dZ = G
+        if not need_dA_prev:
+            return None
+        np.dot(self.W.T, G, out=dA_prev)
+        return dA_prev
 
 
 @dataclass(frozen=True)
@@ -147,6 +174,7 @@ class Network:
         self.grad = np.zeros(total, dtype=self.dtype)
 
         self.layers: list[Dense] = []
+        self._G: dict[int, Array] = {}  # dJ/dA[L] (or dZ[L]) per batch size
         w_off, b_off = 0, self.n_weights
         a_off = b_off + sum(sizes[1:])
         for l in range(1, L + 1):
@@ -219,14 +247,21 @@ class Network:
     def backward(self, Y: Array) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
 
-        ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``.
+        ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``. The layers' ``dZ``
+        hold the gradients of the batch's mean loss, ``dZ[l] / m`` in NOTATION.md's terms.
         """
         out = self.layers[-1]
-        g = self.loss.gradient(out.A, Y)
-        dA, dZ = (None, g) if self.loss.fused else (g, None)
+        m = out.A.shape[1]
+        G = self._G.get(m)
+        if G is None or G.shape != out.A.shape:
+            G = self._G[m] = np.empty_like(out.A)
+            while len(self._G) > Dense.KEEP:
+                self._G.pop(next(iter(self._G)))
+        self.loss.gradient(out.A, Y, out=G, scale=1.0 / m)
+        fused = self.loss.fused
         for i in range(self.L - 1, -1, -1):
-            dA = self.layers[i].backward(dA, dZ, need_dA_prev=i > 0)
-            dZ = None
+            G = self.layers[i].backward(G, fused=fused, need_dA_prev=i > 0)
+            fused = False
 
     def cost(self, Y: Array) -> float:
         """The loss of the last ``forward`` against ``Y: (n[L], m)``."""

@@ -101,7 +101,13 @@ class Momentum(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba), bias correction folded into the step size."""
+    """Adam (Kingma and Ba), bias correction folded into the step size.
+
+    The moments are kept as ``M = m / (1 - beta1)`` and ``V = v / (1 - beta2)``, so that
+    ``M = beta1 M + g`` and ``V = beta2 V + g^2`` need no scaling pass; the update is the
+    paper's, rearranged: ``lr_t m / (sqrt(v) + eps) = c M / (sqrt(V) + eps / sqrt(1 - beta2))``.
+    ``state()`` returns ``M``, ``V`` and the step count ``t``.
+    """
 
     name = "adam"
 
@@ -113,41 +119,40 @@ class Adam(Optimizer):
         _check_range("eps", eps, 0.0, None, low_open=True)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.t = 0
-        self.m: np.ndarray | None = None
-        self.v: np.ndarray | None = None
+        self.M: np.ndarray | None = None
+        self.V: np.ndarray | None = None
 
     def _buffers(self, theta):
         super()._buffers(theta)
-        if self.m is None or self.m.shape != theta.shape:
-            self.m, self.v = np.zeros_like(theta), np.zeros_like(theta)
-        self.m = self.m.astype(theta.dtype, copy=False)
-        self.v = self.v.astype(theta.dtype, copy=False)
+        if self.M is None or self.M.shape != theta.shape:
+            self.M, self.V = np.zeros_like(theta), np.zeros_like(theta)
+        self.M = self.M.astype(theta.dtype, copy=False)
+        self.V = self.V.astype(theta.dtype, copy=False)
 
     def _update(self, theta, grad, tmp):
         self.t += 1
-        b1, b2, m, v = self.beta1, self.beta2, self.m, self.v
-        m *= b1
-        np.multiply(grad, 1 - b1, out=tmp)
-        m += tmp
-        v *= b2
+        b1, b2, M, V = self.beta1, self.beta2, self.M, self.V
+        M *= b1
+        M += grad
         np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - b2
-        v += tmp
-        step = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step
+        V *= b2
+        V += tmp
+        root = math.sqrt(1 - b2)
+        lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        np.sqrt(V, out=tmp)
+        tmp += self.eps / root
+        np.divide(M, tmp, out=tmp)
+        tmp *= lr_t * (1 - b1) / root
         theta -= tmp
 
     def state(self):
-        if self.m is None:
+        if self.M is None:
             return {}
-        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
+        return {"M": self.M.copy(), "V": self.V.copy(), "t": np.array(self.t)}
 
     def load_state(self, state):
-        if "m" in state:
-            self.m, self.v, self.t = np.array(state["m"]), np.array(state["v"]), int(state["t"])
+        if "M" in state:
+            self.M, self.V, self.t = np.array(state["M"]), np.array(state["V"]), int(state["t"])
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam}

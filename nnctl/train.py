@@ -60,7 +60,8 @@ def is_classifier(network: Network) -> bool:
     return network.loss.fused
 
 
-def evaluate(network: Network, X: Array, Y: Array, batch_size: int = 4096) -> tuple[float, dict[str, float]]:
+def evaluate(network: Network, X: Array, Y: Array, batch_size: int = 4096
+             ) -> tuple[float, dict[str, float]]:
     """Loss and metrics of ``network`` on ``X: (n[0], m)``, ``Y: (n[L], m)``, in chunks."""
     X = np.asarray(X, dtype=network.dtype)
     Y = np.asarray(Y, dtype=network.dtype)
@@ -132,17 +133,10 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         raise ConfigError(f"patience must be a positive integer, got {patience!r}")
     schedule = schedule or Constant()
 
-    m = X.shape[1]
-    batch_size = min(batch_size, m)
-    # Rows are samples here so that a shuffled batch is a gather of contiguous rows into a
-    # reused buffer; its transpose is the (n, m) view the network wants.
-    X_rows, Y_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
-    X_buf = np.empty((batch_size, X.shape[0]), dtype=network.dtype)
-    Y_buf = np.empty((batch_size, Y.shape[0]), dtype=network.dtype)
-    n_batches = math.ceil(m / batch_size)
-
     history = History(monitor="val_loss" if X_val is not None else "train_loss")
+    steps = _Steps(network, optimizer, X, Y, batch_size)
     best_theta = network.theta.copy()
+    epoch_theta = np.empty_like(network.theta)
     best_loss = math.inf
     lr0 = optimizer.lr
     since_best = 0
@@ -151,34 +145,21 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
             start = time.perf_counter()
             optimizer.lr = schedule(lr0, epoch - 1)
-            order = rng.permutation(m)
-            total = 0.0
-            stats = _Stats(network, Y)
-            for batch in range(n_batches):
-                idx = order[batch * batch_size:(batch + 1) * batch_size]
-                k = idx.size
-                Xb = np.take(X_rows, idx, axis=0, out=X_buf[:k]).T
-                Yb = np.take(Y_rows, idx, axis=0, out=Y_buf[:k]).T
-                network.forward(Xb)
-                loss = network.cost(Yb)
-                if not math.isfinite(loss):
-                    _diverged(network, history, best_theta, epoch, f"the training loss (batch {batch + 1})")
-                total += loss * k
-                stats.add(network.layers[-1].A, Yb)
-                network.backward(Yb)
-                optimizer.step(network)
-                if on_batch is not None:
-                    on_batch(batch + 1, n_batches)
-            if not np.isfinite(network.theta).all():
-                _diverged(network, history, best_theta, epoch, "the parameters")
-            record_metrics = stats.result("train_")
+            order = rng.permutation(steps.m)
+            np.copyto(epoch_theta, network.theta)
+            epoch_state = optimizer.state()
+            steps.run(order, on_batch)
+            train_loss, record_metrics = steps.figures(order)
+            if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():
+                where = steps.replay(order, epoch_theta, epoch_state)
+                _diverged(network, history, best_theta, epoch, where)
             val_loss = None
             if X_val is not None:
-                val_loss, val_metrics = evaluate(network, X_val, Y_val)
+                val_loss, val_metrics = evaluate(network, X_val, Y_val, batch_size=max(batch_size, 1024))
                 if not math.isfinite(val_loss):
-                    _diverged(network, history, best_theta, epoch, "the validation loss")
+                    _diverged(network, history, best_theta, epoch, ("the validation loss", None))
                 record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
-            record = EpochRecord(epoch, total / m, val_loss, record_metrics, optimizer.lr,
+            record = EpochRecord(epoch, train_loss, val_loss, record_metrics, optimizer.lr,
                                  time.perf_counter() - start)
             history.records.append(record)
 
@@ -205,16 +186,88 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     return history
 
 
-def _diverged(network: Network, history: History, best_theta: Array, epoch: int, what: str):
+class _Steps:
+    """The mini-batch steps of an epoch, with every buffer they need allocated once.
+
+    Samples are rows here, so a shuffled batch is a gather of contiguous rows into a reused
+    buffer; its transpose is the ``(n, m)`` view the network wants. Each step only stores
+    the output layer's values; the epoch's loss and metrics are computed from them at the
+    end in one vectorized pass, so no step pays for a loss it does not need.
+    """
+
+    def __init__(self, network: Network, optimizer: Optimizer, X: Array, Y: Array,
+                 batch_size: int) -> None:
+        self.network, self.optimizer = network, optimizer
+        self.m = X.shape[1]
+        self.batch_size = bs = min(batch_size, self.m)
+        self.n_batches = math.ceil(self.m / bs)
+        self.X_rows, self.Y_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
+        dtype, n_out = network.dtype, Y.shape[0]
+        self.X_buf = np.empty((bs, X.shape[0]), dtype=dtype)
+        self.Y_buf = np.empty((bs, n_out), dtype=dtype)
+        # Z[L] for a fused loss (its value needs the logits), else A[L]; batch-major.
+        self.keep_Z = network.loss.fused
+        self.out = np.empty((self.n_batches, n_out, bs), dtype=dtype)
+
+    def batch(self, order: NDArray, b: int) -> tuple[Array, Array]:
+        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        k = idx.size
+        return (np.take(self.X_rows, idx, axis=0, out=self.X_buf[:k]).T,
+                np.take(self.Y_rows, idx, axis=0, out=self.Y_buf[:k]).T)
+
+    def run(self, order: NDArray, on_batch) -> None:
+        network, optimizer, out, n = self.network, self.optimizer, self.out, self.n_batches
+        last = network.layers[-1]
+        for b in range(n):
+            Xb, Yb = self.batch(order, b)
+            network.forward(Xb)
+            np.copyto(out[b, :, :Xb.shape[1]], last.Z if self.keep_Z else last.A)
+            network.backward(Yb)
+            optimizer.step(network)
+            if on_batch is not None:
+                on_batch(b + 1, n)
+
+    def figures(self, order: NDArray) -> tuple[float, dict[str, float]]:
+        """The epoch's mean training loss and metrics, from the stored outputs."""
+        network = self.network
+        out = self.out.transpose(1, 0, 2).reshape(self.out.shape[1], -1)[:, :self.m]
+        Y = self.Y_rows[order].T
+        if self.keep_Z:
+            Z, A = out, network.layers[-1].activation.f(out)
+        else:
+            Z, A = None, out
+        stats = _Stats(network, Y)
+        stats.add(A, Y)
+        return network.loss.value(Z, A, Y), stats.result("train_")
+
+    def replay(self, order: NDArray, theta: Array, state: dict) -> tuple[str, tuple[int, str] | None]:
+        """Rerun the epoch from its start, checking every step, to find where it broke."""
+        network, optimizer = self.network, self.optimizer
+        np.copyto(network.theta, theta)
+        optimizer.load_state(state)
+        for b in range(self.n_batches):
+            Xb, Yb = self.batch(order, b)
+            network.forward(Xb)
+            if not math.isfinite(network.cost(Yb)):
+                return f"the training loss (batch {b + 1})", network.first_nonfinite()
+            network.backward(Yb)
+            optimizer.step(network)
+            if not np.isfinite(network.theta).all():
+                return f"the parameters (after batch {b + 1})", network.first_nonfinite()
+        return "the training loss", None
+
+
+def _diverged(network: Network, history: History, best_theta: Array, epoch: int,
+              where: tuple[str, tuple[int, str] | None]):
+    what, place = where
     # Every tensor may still be finite when only the loss overflowed: then it is the output's.
-    layer, name = network.first_nonfinite() or (network.L, "loss")
-    place = f"; first in layer {layer} ({name})"
+    layer, name = place or (network.L, "loss")
     # best_theta holds the best epoch's weights, or the initial ones if none finished.
     np.copyto(network.theta, best_theta)
     kept = (f"the weights of epoch {history.best_epoch} are kept" if history.best_epoch
             else "no epoch finished")
     raise TrainingDiverged(
-        f"{what} became non-finite at epoch {epoch}{place}; {kept}."
+        f"{what} became non-finite at epoch {epoch}; first in layer {layer} ({name}); {kept}."
         " Lower the learning rate or standardize the data",
         epoch=epoch, layer=layer, history=history)
 

@@ -110,3 +110,25 @@ def test_unknown_activation_lists_choices_and_suggests():
     assert "unknown activation 'rleu'" in message
     assert all(name in message for name in ACTIVATIONS)
     assert "did you mean 'relu'?" in message
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-14), (np.float32, 2e-6)])
+def test_fast_paths_match_the_reference(name, dtype, tol):
+    """The training loop's in-place forms compute the reference f and dA * f'(Z)."""
+    act = ACTIVATIONS[name]
+    rng = np.random.default_rng(7)
+    Z = (rng.normal(scale=3, size=(3, 50))).astype(dtype)
+    Z[0, :4] = [0.0, -1e3, 1e3, -50.0]
+    alpha = {"elu": 0.7, "prelu": np.array([[0.25], [1.5], [0.6]], dtype=dtype)}.get(name)
+    A_ref = act.f(Z, alpha)
+    A = np.empty_like(Z)
+    act.into(Z, A, alpha, np.empty_like(Z))
+    assert A.dtype == dtype
+    assert_allclose(A, A_ref, rtol=tol, atol=tol)
+    dA = rng.normal(size=Z.shape).astype(dtype)
+    expected = act.backward(dA, Z, A_ref, alpha)
+    got = dA.copy()
+    act.scale(got, Z, A, alpha, np.empty_like(Z))
+    assert got.dtype == dtype
+    assert_allclose(got, expected, rtol=tol * 10, atol=tol)

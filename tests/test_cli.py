@@ -68,7 +68,7 @@ def test_model_file_is_plain_numpy(cli, tmp_path):
     assert meta["data"]["features"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert meta["data"]["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["config"]["training"]["epochs"] == 3
-    assert {"optimizer.m", "optimizer.v", "optimizer.t"} <= set(arrays)
+    assert {"optimizer.M", "optimizer.V", "optimizer.t"} <= set(arrays)
 
 
 @pytest.mark.parametrize("m", [1, 2])
