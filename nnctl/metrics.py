@@ -19,7 +19,9 @@ def correct(A: Array, Y: Array) -> int:
     """
     if A.shape[0] == 1:
         return int(np.count_nonzero((A >= 0.5) == (Y >= 0.5)))
-    return int(np.count_nonzero(A.argmax(axis=0) == Y.argmax(axis=0)))
+    # The true class's output is the largest (Y one-hot). Reductions, not argmax: argmax
+    # along axis 0 copies and loops per column, many times slower on (n[L], m) arrays.
+    return int(np.count_nonzero(np.einsum("ij,ij->j", A, Y) >= A.max(axis=0)))
 
 
 def accuracy(A: Array, Y: Array) -> float:

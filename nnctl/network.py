@@ -8,7 +8,7 @@ The ``1/m`` is applied once, to the output gradient (see ``Dense.backward``).
 All parameters live in one flat vector ``theta`` and all gradients in one flat vector
 ``grad``; each layer's ``W, b, alpha`` and ``dW, db, dalpha`` are views into them, so an
 optimizer updates the whole network with a handful of whole-vector operations.
-Weights come first in both vectors, so L2 decay touches ``theta[:n_weights]`` only.
+``weight_mask`` marks the weights, which L2 decays (not biases or PReLU slopes).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ DTYPES = ("float32", "float64")
 class Dense:
     """Layer ``l``: ``W: (n[l], n[l-1])``, ``b: (n[l], 1)`` and activation ``f[l]``.
 
+    ``W`` and ``b`` are the two parts of one block ``[W | b]: (n[l], n[l-1] + 1)``, and the
+    layer's input carries a row of ones below ``A[l-1]``, so that ``[W | b] [A; 1] = W A + b``
+    and ``dZ [A; 1]^T = [dZ A^T | sum of dZ]``: one matrix product each way gives ``Z``,
+    and ``dW`` with ``db``, with no separate bias pass.
+
     ``forward`` keeps ``A_prev``, ``Z`` and ``A`` for ``backward``, which leaves ``dZ``,
     ``dW``, ``db`` (and ``dalpha`` for PReLU) beside the parameters and returns ``dA_prev``.
     ``Z``, ``A`` and the gradients live in buffers reused from step to step (one set per
@@ -44,15 +49,18 @@ class Dense:
     #: How many batch sizes keep their buffers (training, its last batch, evaluation).
     KEEP = 4
 
-    def __init__(self, W: Array, b: Array, dW: Array, db: Array, activation: Activation,
+    def __init__(self, Wb: Array, dWb: Array, activation: Activation,
                  alpha: Array | float | None = None, dalpha: Array | None = None) -> None:
-        self.W, self.b, self.dW, self.db = W, b, dW, db
+        self.Wb, self.dWb = Wb, dWb
+        self.W, self.b = Wb[:, :-1], Wb[:, -1:]
+        self.dW, self.db = dWb[:, :-1], dWb[:, -1:]
         self.activation = activation
         #: ELU's fixed scale (a float) or PReLU's learned slopes (a view ``(n[l], 1)``).
         self.alpha = alpha
         self.dalpha = dalpha
         self.A_prev = self.Z = self.A = self.dZ = None
-        self._buffers: dict[int, tuple[Array, Array, Array, Array]] = {}
+        self._buffers: dict[int, tuple[Array, Array, Array, Array, Array]] = {}
+        self._m, self._current = -1, None
 
     @property
     def n(self) -> int:
@@ -62,27 +70,36 @@ class Dense:
     def n_prev(self) -> int:
         return self.W.shape[1]
 
-    def buffers(self, m: int) -> tuple[Array, Array, Array, Array]:
-        """``Z, A, T, dA_prev`` for ``m`` samples; ``T`` is scratch, ``A`` is ``Z`` for identity."""
+    def buffers(self, m: int) -> tuple[Array, Array, Array, Array, Array]:
+        """``Z, A, A1, T, dA_prev`` for ``m`` samples.
+
+        ``A1: (n[l] + 1, m)`` is ``A`` with the row of ones the next layer's bias needs
+        (``A`` is its top); ``T`` is scratch; for identity, ``Z`` is ``A``.
+        """
+        if m == self._m:
+            return self._current
         buf = self._buffers.get(m)
         if buf is None:
             if len(self._buffers) >= self.KEEP:
                 self._buffers.pop(next(iter(self._buffers)))
             n, dtype = self.n, self.W.dtype
-            Z = np.empty((n, m), dtype)
-            A = Z if self.activation.name == "identity" else np.empty((n, m), dtype)
-            buf = self._buffers[m] = (Z, A, np.empty((n, m), dtype), np.empty((self.n_prev, m), dtype))
+            A1 = np.empty((n + 1, m), dtype)
+            A1[n] = 1
+            A = A1[:n]
+            Z = A if self.activation.name == "identity" else np.empty((n, m), dtype)
+            buf = self._buffers[m] = (Z, A, A1, np.empty((n, m), dtype), np.empty((self.n_prev, m), dtype))
+        self._m, self._current = m, buf
         return buf
 
-    def forward(self, A_prev: Array) -> Array:
-        """``A_prev: (n[l-1], m)`` -> ``A: (n[l], m)``."""
-        Z, A, T, _ = self.buffers(A_prev.shape[1])
-        np.dot(self.W, A_prev, out=Z)  # np.dot: the same BLAS call as matmul, less overhead
-        Z += self.b
+    def forward(self, A1_prev: Array) -> Array:
+        """``[A_prev; 1]: (n[l-1] + 1, m)`` -> ``[A; 1]: (n[l] + 1, m)``."""
+        Z, A, A1, T, _ = self.buffers(A1_prev.shape[1])
+        np.dot(self.Wb, A1_prev, out=Z)  # np.dot: the same BLAS call as matmul, less overhead
         if A is not Z:
             self.activation.into(Z, A, self.alpha, T)
-        self.A_prev, self.Z, self.A = A_prev, Z, A
-        return A
+        self.A1_prev, self.Z, self.A = A1_prev, Z, A
+        self.A_prev = A1_prev[:-1]
+        return A1
 
     def backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
         """From ``G = dJ/dA[l]: (n[l], m)`` to ``dJ/dA[l-1]``; ``G`` is overwritten with ``dZ``.
@@ -91,7 +108,7 @@ class Dense:
         ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``: applied once, at the output, it
         reaches every layer without a pass over each ``dW``. ``fused``: ``G`` is ``dJ/dZ[l]``.
         """
-        Z, A, T, dA_prev = self.buffers(G.shape[1])
+        Z, A, _, T, dA_prev = self.buffers(G.shape[1])
         if not fused:
             if self.dalpha is not None:
                 # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
@@ -99,12 +116,11 @@ class Dense:
                 T *= G
                 np.add.reduce(T, axis=1, out=self.dalpha[:, 0])
             self.activation.scale(G, Z, A, self.alpha, T)
-        np.dot(G, self.A_prev.T, out=self.dW)
-        np.add.reduce(G, axis=1, out=self.db[:, 0])
+        np.dot(G, self.A1_prev.T, out=self.dWb)
         self.dZ = G
         if not need_dA_prev:
             return None
-        np.dot(self.W.T, G, out=dA_prev)
+        np.matmul(self.W.T, G, out=dA_prev)  # W is a strided view: np.dot would copy it
         return dA_prev
 
 
@@ -165,27 +181,27 @@ class Network:
         self.sizes = sizes
         self.init = init
 
-        # Layout of the flat vectors: all W, then all b, then PReLU alphas.
-        w_sizes = [sizes[l] * sizes[l - 1] for l in range(1, L + 1)]
-        a_sizes = [sizes[l] if acts[l - 1].alpha == "learned" else 0 for l in range(1, L + 1)]
-        self.n_weights = sum(w_sizes)
-        total = self.n_weights + sum(sizes[1:]) + sum(a_sizes)
+        # Layout of the flat vectors: each layer's [W | b] block, then the PReLU alphas.
+        blocks = [sizes[l] * (sizes[l - 1] + 1) for l in range(1, L + 1)]
+        n_alpha = sum(sizes[l] for l in range(1, L + 1) if acts[l - 1].alpha == "learned")
+        total = sum(blocks) + n_alpha
         self.theta = np.zeros(total, dtype=self.dtype)
         self.grad = np.zeros(total, dtype=self.dtype)
+        #: 1 where theta holds a weight, 0 for biases and slopes (what L2 decays).
+        self.weight_mask = np.zeros(total, dtype=self.dtype)
 
         self.layers: list[Dense] = []
         self._G: dict[int, Array] = {}  # dJ/dA[L] (or dZ[L]) per batch size
-        w_off, b_off = 0, self.n_weights
-        a_off = b_off + sum(sizes[1:])
+        off, a_off = 0, sum(blocks)
         for l in range(1, L + 1):
             n, n_prev, act = sizes[l], sizes[l - 1], acts[l - 1]
 
             def view(buf, off, shape):
                 return buf[off:off + math.prod(shape)].reshape(shape)
 
-            W, dW = view(self.theta, w_off, (n, n_prev)), view(self.grad, w_off, (n, n_prev))
-            b, db = view(self.theta, b_off, (n, 1)), view(self.grad, b_off, (n, 1))
-            w_off, b_off = w_off + n * n_prev, b_off + n
+            Wb, dWb = view(self.theta, off, (n, n_prev + 1)), view(self.grad, off, (n, n_prev + 1))
+            view(self.weight_mask, off, (n, n_prev + 1))[:, :-1] = 1
+            off += n * (n_prev + 1)
             alpha = dalpha = None
             if act.alpha == "learned":
                 alpha, dalpha = view(self.theta, a_off, (n, 1)), view(self.grad, a_off, (n, 1))
@@ -195,8 +211,14 @@ class Network:
                 alpha = float(act.default_alpha if alphas[l - 1] is None else alphas[l - 1])
             elif alphas[l - 1] is not None:
                 raise ConfigError(f"layer {l}: activation '{act.name}' takes no alpha")
-            W[...] = _draw(rng, init, act, n, n_prev)
-            self.layers.append(Dense(W, b, dW, db, act, alpha, dalpha))
+            layer = Dense(Wb, dWb, act, alpha, dalpha)
+            layer.W[...] = _draw(rng, init, act, n, n_prev)
+            self.layers.append(layer)
+
+    @property
+    def n_weights(self) -> int:
+        """How many entries of ``theta`` are weights (not biases or slopes)."""
+        return sum(layer.W.size for layer in self.layers)
 
     # -- structure -----------------------------------------------------------------
 
@@ -239,10 +261,17 @@ class Network:
 
     def forward(self, X: Array) -> Array:
         """``X = A[0]: (n[0], m)`` -> ``A[L]: (n[L], m)``, caching what backward needs."""
-        A = np.asarray(X, dtype=self.dtype)
+        X = np.asarray(X, dtype=self.dtype)
+        X1 = np.empty((X.shape[0] + 1, X.shape[1]), dtype=self.dtype)
+        X1[:-1] = X
+        X1[-1] = 1
+        return self.forward_with_ones(X1)
+
+    def forward_with_ones(self, X1: Array) -> Array:
+        """``forward`` for ``[X; 1]: (n[0] + 1, m)``, which already has the row of ones."""
         for layer in self.layers:
-            A = layer.forward(A)
-        return A
+            X1 = layer.forward(X1)
+        return self.layers[-1].A
 
     def backward(self, Y: Array) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.

@@ -27,6 +27,7 @@ class Optimizer:
         self.lr = float(lr)
         self.l2 = float(l2)
         self._tmp: np.ndarray | None = None
+        self._decay: np.ndarray | None = None  # l2 where theta holds a weight, else 0
 
     def _buffers(self, theta: np.ndarray) -> None:
         self._tmp = np.zeros_like(theta)
@@ -37,9 +38,10 @@ class Optimizer:
         if self._tmp is None or self._tmp.shape != theta.shape or self._tmp.dtype != theta.dtype:
             self._buffers(theta)
         if self.l2:
-            nw = network.n_weights
-            np.multiply(theta[:nw], self.l2, out=self._tmp[:nw])
-            grad[:nw] += self._tmp[:nw]
+            if self._decay is None or self._decay.shape != theta.shape:
+                self._decay = network.weight_mask * self.l2
+            np.multiply(theta, self._decay, out=self._tmp)
+            grad += self._tmp
         self._update(theta, grad, self._tmp)
 
     def _update(self, theta, grad, tmp) -> None:

@@ -26,9 +26,12 @@ def run(optimizer, steps=3, dtype="float64"):
 
 
 def decay_mask(net):
-    mask = np.zeros(net.theta.size)
-    mask[:net.n_weights] = 1.0
-    return mask
+    """1 for every entry of theta that is a weight (written through the layers' W views)."""
+    probe = Network(net.sizes, net.activations, loss=net.loss.name)
+    probe.theta[...] = 0
+    for layer in probe.layers:
+        layer.W[...] = 1
+    return probe.theta.copy()
 
 
 def test_sgd_with_l2():
