@@ -7,28 +7,45 @@ The numerical core follows NOTATION.md: samples are columns, ``Z[l] = W[l] A[l-1
     ...                     loss="binary_crossentropy", rng=np.random.default_rng(0))
     >>> net.forward(np.zeros((3, 5))).shape
     (1, 5)
+
+Names are imported on first use, so that ``nnctl --help`` does not pay for numpy.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
 
-from .activations import ACTIVATIONS, ALIASES, Activation, get_activation, softmax
 from .errors import (ConfigError, DataError, ModelFileError, NnctlError, TrainingDiverged,
                      TrainingInterrupted)
-from .losses import LOSSES, get_loss
-from .network import Dense, Network
-from .optimizers import OPTIMIZERS, Adam, Momentum, SGD, get_optimizer
-from .schedules import SCHEDULES, get_schedule
-from .train import EpochRecord, History, evaluate, fit
 
-try:
-    __version__ = version("nnctl")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+_LAZY = {
+    "ACTIVATIONS": "activations", "ALIASES": "activations", "Activation": "activations",
+    "get_activation": "activations", "softmax": "activations",
+    "LOSSES": "losses", "get_loss": "losses",
+    "Dense": "network", "Network": "network",
+    "OPTIMIZERS": "optimizers", "Adam": "optimizers", "Momentum": "optimizers", "SGD": "optimizers",
+    "get_optimizer": "optimizers",
+    "SCHEDULES": "schedules", "get_schedule": "schedules",
+    "EpochRecord": "train", "History": "train", "evaluate": "train", "fit": "train",
+}
 
-__all__ = [
-    "ACTIVATIONS", "ALIASES", "Activation", "get_activation", "softmax",
-    "ConfigError", "DataError", "ModelFileError", "NnctlError", "TrainingDiverged",
-    "TrainingInterrupted", "LOSSES", "get_loss", "Dense", "Network", "OPTIMIZERS", "Adam",
-    "Momentum", "SGD", "get_optimizer", "SCHEDULES", "get_schedule", "EpochRecord", "History",
-    "evaluate", "fit", "__version__",
-]
+__all__ = sorted([*_LAZY, "ConfigError", "DataError", "ModelFileError", "NnctlError",
+                  "TrainingDiverged", "TrainingInterrupted", "__version__"])
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("nnctl")
+        except PackageNotFoundError:  # a source tree that was never installed
+            value = "0+unknown"
+    elif name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'nnctl' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
