@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,19 +26,176 @@ from .errors import DataError
 MAX_INTEGER_CLASSES = 20
 
 
-@dataclass
 class Table:
-    """A CSV file's cells as text. ``cells: (rows, columns)``; ``lines[i]`` is row i's line."""
+    """A CSV file, parsed on demand, column set by column set.
 
-    path: str
-    columns: list[str]
-    cells: NDArray[np.str_]
-    lines: list[int]
-    header: bool
+    A well-formed file goes through numpy's C reader (``np.loadtxt``), which is fast and
+    makes no Python object per cell. Anything it refuses, and every error message, goes
+    through the csv module (``cells``, ``lines``), which knows each cell's line and column.
+    """
+
+    def __init__(self, path: str, source: Path | bytes, *, delimiter: str, header: bool,
+                 what: str) -> None:
+        self.path, self.delimiter, self.header = path, delimiter, header
+        # A file is streamed by the fast reader and read whole only when the exact path or
+        # an irregular file needs it; stdin arrives as bytes.
+        self._file = source if isinstance(source, Path) else None
+        self._raw = source if isinstance(source, bytes) else None
+        self._text: str | None = None
+        head = self._head(1 << 16)
+        self._cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends
+        if self._cr_only:
+            head = self.raw[:1 << 16]
+        if len(head) == 1 << 16:
+            head = head[:head.rfind(b"\n") + 1] or head  # whole lines only (a long first row: all)
+        reader = csv.reader(io.StringIO(head.decode("utf-8-sig", errors="ignore"), newline=""),
+                            delimiter=delimiter)
+        first = None
+        try:
+            for row in reader:
+                if row and not (len(row) == 1 and not row[0].strip()):
+                    first = row
+                    break
+        except csv.Error as e:
+            raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({e})") from None
+        if first is None and not _NON_SPACE.search(self.raw):
+            raise DataError(f"{path}: the {what} file is empty; it needs "
+                            f"{'a header and ' if header else ''}at least one row")
+        if first is None:  # a first row longer than the head: read it from the whole text
+            reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=delimiter)
+            first = next(row for row in reader if row and not (len(row) == 1 and not row[0].strip()))
+        if header:
+            self.columns = [c.strip() for c in first]
+            _check_names(self.columns, path, reader.line_num)
+            self._skip = reader.line_num  # physical lines up to and including the header
+            rest = _offset_after_lines(head, self._skip)
+            if not _NON_SPACE.search(head, rest) and not _NON_SPACE.search(
+                    self.raw, _offset_after_lines(self.raw, self._skip)):
+                raise DataError(f"{path}: the {what} file has a header but no data rows")
+        else:
+            self.columns = [str(i) for i in range(len(first))]
+            self._skip = 0
+        self._cells: NDArray[np.str_] | None = None
+        self._lines: list[int] = []
+        self._m: int | None = None
+        self._fast: dict[tuple, NDArray | None] = {}
+
+    def _head(self, n: int) -> bytes:
+        if self._raw is not None:
+            return self._raw[:n]
+        with self._file.open("rb") as f:
+            return f.read(n)
+
+    @property
+    def raw(self) -> bytes:
+        """The whole file's bytes (read when first needed)."""
+        if self._raw is None:
+            try:
+                self._raw = self._file.read_bytes()
+            except OSError as e:
+                raise DataError(f"{self.path}: cannot read ({e.strerror})") from None
+            if b"\r" in self._raw and b"\n" not in self._raw:
+                self._raw = self._raw.replace(b"\r", b"\n")
+        return self._raw
+
+    @property
+    def text(self) -> str:
+        """The file as text (decoded when first needed: the fast reader works on the bytes)."""
+        if self._text is None:
+            try:
+                self._text = self.raw.decode("utf-8-sig")
+            except UnicodeDecodeError as e:
+                line = self.raw.count(b"\n", 0, e.start) + 1
+                raise DataError(f"{self.path}, line {line}: byte 0x{self.raw[e.start]:02x} is not"
+                                " UTF-8; save the file as UTF-8") from None
+        return self._text
+
+    # -- the csv-module reading: exact, slow, used for errors and pass-through ----------------
+
+    @property
+    def cells(self) -> NDArray[np.str_]:
+        """Every cell as text, ``(rows, columns)``; raises on ragged rows, naming the line."""
+        if self._cells is None:
+            self._cells, self._lines = self._read_cells()
+            self._m = self._cells.shape[0]
+        return self._cells
+
+    @property
+    def lines(self) -> list[int]:
+        """The line in the file of each row."""
+        self.cells
+        return self._lines
+
+    def _read_cells(self) -> tuple[NDArray[np.str_], list[int]]:
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        rows, lines, start, seen_header = [], [], 1, not self.header
+        n = len(self.columns)
+        try:
+            for row in reader:
+                line, start = start, reader.line_num + 1
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if not seen_header:
+                    seen_header = True
+                    continue
+                if len(row) != n:
+                    raise DataError(f"{self.path}, line {line}: {len(row)} fields, expected {n}"
+                                    f" ({'as in the header' if self.header else 'as in the first row'});"
+                                    " check the delimiter and quoting of that row")
+                rows.append(row)
+                lines.append(line)
+        except csv.Error as e:
+            raise DataError(f"{self.path}, line {reader.line_num}: malformed CSV ({e})") from None
+        return np.array(rows, dtype=str), lines
+
+    # -- the fast reading ------------------------------------------------------------------
+
+    def _loadtxt(self, cols: Sequence[int], dtype) -> NDArray | None:
+        """``cols`` through numpy's C reader, or None when it refuses or the file is irregular.
+
+        Numbers are read for every column at once when they all are numbers (one pass, and
+        the reader itself checks that every row has as many fields as the first).
+        """
+        if np.dtype(dtype) == np.float64:
+            every = self._read_fast(None, np.float64)
+            if every is not None:
+                return every if list(cols) == list(range(every.shape[1])) else every[:, list(cols)]
+        return self._read_fast(tuple(cols), dtype)
+
+    def _read_fast(self, cols: tuple | None, dtype) -> NDArray | None:
+        key = (cols, np.dtype(dtype).str)
+        if key not in self._fast:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "line N contained no data"
+                    values = np.loadtxt(self._stream(), delimiter=self.delimiter, dtype=dtype,
+                                        skiprows=self._skip, usecols=cols, ndmin=2, comments=None,
+                                        quotechar='"', encoding="utf-8")
+            except (ValueError, IndexError):  # UnicodeDecodeError is a ValueError
+                values = None
+            if values is not None and values.shape[1] != len(self.columns) and cols is None:
+                values = None
+            # With usecols the C reader accepts longer rows, so count the delimiters (quoted
+            # ones, which the count cannot tell apart, send the file down the exact path).
+            if values is not None and cols is not None and self.raw.count(self.delimiter.encode()) != (
+                    len(self.columns) - 1) * (values.shape[0] + (1 if self.header else 0)):
+                values = None
+            if values is not None:
+                self._m = values.shape[0]
+            self._fast[key] = values
+        return self._fast[key]
+
+    def _stream(self):
+        """What the fast reader reads: the file itself (streamed), or the bytes in memory."""
+        if self._raw is None and not self._cr_only:
+            return self._file
+        return io.BytesIO(self.raw)
 
     @property
     def m(self) -> int:
-        return self.cells.shape[0]
+        if self._m is None:
+            self.cells
+        return self._m
 
     def index(self, column: str | int, what: str) -> int:
         """The position of a column given by name or 0-based index."""
@@ -56,25 +215,40 @@ class Table:
     def place(self, row: int, col: int) -> str:
         return f"{self.path}, line {self.lines[row]}, column '{self.columns[col]}'"
 
+    def maybe_numbers(self, cols: Sequence[int]) -> NDArray[np.float64] | None:
+        """The columns as float64 ``(rows, len(cols))``, or None if a cell is not a number."""
+        values = self._loadtxt(cols, np.float64)
+        if values is None:
+            try:
+                values = self.cells[:, list(cols)].astype(np.float64)
+            except ValueError:
+                return None
+        return values
+
     def numbers(self, cols: Sequence[int], dtype, what: str) -> NDArray:
         """The columns ``cols`` as a finite ``(rows, len(cols))`` array of ``dtype``."""
-        sub = self.cells[:, list(cols)]
-        try:
-            values = sub.astype(np.float64)
-        except ValueError:
-            self._raise_first_non_number(sub, cols, what)
+        values = self.maybe_numbers(cols)
+        if values is None:
+            self._raise_first_non_number(cols, what)
         finite = np.isfinite(values)
         if not finite.all():
             r, c = np.argwhere(~finite)[0]
-            raise DataError(f"{self.place(r, cols[c])}: {sub[r, c].strip()} in a {what} column;"
-                            " replace it with a finite number or remove the row")
-        if np.dtype(dtype) == np.float32 and (np.abs(values) > np.finfo(np.float32).max).any():
-            r, c = np.argwhere(np.abs(values) > np.finfo(np.float32).max)[0]
-            raise DataError(f"{self.place(r, cols[c])}: {sub[r, c].strip()} does not fit float32;"
-                            " use training.dtype: float64 or rescale the column")
+            raise DataError(f"{self.place(r, cols[c])}: {self.cells[r, cols[c]].strip()} in a {what}"
+                            " column; replace it with a finite number or remove the row")
+        if np.dtype(dtype) == np.float32 and (big := np.abs(values) > np.finfo(np.float32).max).any():
+            r, c = np.argwhere(big)[0]
+            raise DataError(f"{self.place(r, cols[c])}: {self.cells[r, cols[c]].strip()} does not fit"
+                            " float32; use training.dtype: float64 or rescale the column")
         return values.astype(dtype, copy=False)
 
-    def _raise_first_non_number(self, sub, cols, what):
+    def strings(self, col: int) -> NDArray[np.str_]:
+        """One column's cells as text, surrounding spaces removed."""
+        values = self._loadtxt([col], str)
+        column = self.cells[:, col] if values is None else values[:, 0]
+        return np.char.strip(column)
+
+    def _raise_first_non_number(self, cols, what):
+        sub = self.cells[:, list(cols)]
         for r in range(sub.shape[0]):
             for c in range(sub.shape[1]):
                 cell = sub[r, c]
@@ -89,6 +263,20 @@ class Table:
         raise AssertionError("astype failed but every cell parses")  # pragma: no cover
 
 
+_NON_SPACE = re.compile(rb"\S")
+
+
+def _offset_after_lines(raw: bytes, n: int) -> int:
+    """The offset just after the first ``n`` lines of ``raw``."""
+    pos = 0
+    for _ in range(n):
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            return len(raw)
+        pos = nl + 1
+    return pos
+
+
 def read_table(path: str | Path, *, delimiter: str = ",", header: bool = True,
                what: str = "data") -> Table:
     """Read a CSV file (UTF-8, optional BOM, any line ends, quoted fields)."""
@@ -96,55 +284,24 @@ def read_table(path: str | Path, *, delimiter: str = ",", header: bool = True,
     name = str(path)
     if path.is_dir():
         raise DataError(f"{name}: is a directory; the {what} file must be a CSV file")
+    if not path.exists():
+        raise DataError(f"{name}: no such {what} file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such {what} file") from None
+        return Table(name, path, delimiter=delimiter, header=header, what=what)
     except OSError as e:
         raise DataError(f"{name}: cannot read the {what} file ({e.strerror})") from None
-    return parse_table(raw, name, delimiter=delimiter, header=header, what=what)
 
 
 def parse_table(raw: bytes, name: str, *, delimiter: str = ",", header: bool = True,
                 what: str = "data") -> Table:
-    """Parse CSV bytes (see ``read_table``); ``name`` is used in messages."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{name}, line {line}: byte 0x{raw[e.start]:02x} is not UTF-8;"
-                        " save the file as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    columns: list[str] | None = None
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line
-            if columns is None:
-                if header:
-                    columns = [c.strip() for c in row]
-                    _check_names(columns, name, line)
-                    continue
-                columns = [str(i) for i in range(len(row))]
-            if len(row) != len(columns):
-                raise DataError(f"{name}, line {line}: {len(row)} fields, expected {len(columns)}"
-                                f" ({'as in the header' if header else 'as in the first row'});"
-                                " check the delimiter and quoting of that row")
-            rows.append(row)
-            lines.append(line)
-    except csv.Error as e:
-        raise DataError(f"{name}, line {reader.line_num}: malformed CSV ({e})") from None
-    if columns is None:
-        raise DataError(f"{name}: the {what} file is empty; it needs "
-                        f"{'a header and ' if header else ''}at least one row")
-    if not rows:
-        raise DataError(f"{name}: the {what} file has a header but no data rows")
-    cells = np.array(rows, dtype=str)
-    return Table(name, columns, cells, lines, header)
+    """Parse CSV bytes (see ``read_table``); ``name`` is used in messages.
+
+    Bytes that are not UTF-8 are reported, with their line, when a column holding them is
+    read.
+    """
+    if b"\r" in raw and b"\n" not in raw:
+        raw = raw.replace(b"\r", b"\n")  # old Mac line ends, which the fast reader does not know
+    return Table(name, raw, delimiter=delimiter, header=header, what=what)
 
 
 def _check_names(columns: list[str], name: str, line: int) -> None:
@@ -183,18 +340,33 @@ def _label(cell: str) -> str:
     return text
 
 
+def labels(table: Table, col: int) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
+    """The distinct class labels of a column and, per row, the index of its label.
+
+    Python touches each distinct value once, not each row.
+    """
+    values = table.maybe_numbers([col])
+    if values is not None:
+        distinct, inverse = np.unique(values[:, 0], return_inverse=True)
+        names = [_label(repr(float(v))) for v in distinct]
+    else:
+        distinct, inverse = np.unique(table.strings(col), return_inverse=True)
+        names = [_label(str(v)) for v in distinct]
+    # Cells such as "1" and "1.0" are one class: merge names that normalized alike.
+    unique_names = sorted(set(names), key=_class_key)
+    position = {name: i for i, name in enumerate(unique_names)}
+    mapping = np.array([position[n] for n in names], dtype=np.intp)
+    return np.array(unique_names, dtype=str), mapping[inverse.ravel()]
+
+
 def inspect_target(table: Table, cols: list[int], loss: str) -> tuple[Target, str]:
     """Decide regression or classification (from ``loss``, or from the cells when 'auto').
 
     Returns the target and the loss to use, with the reason when it was inferred.
     """
     names = [table.columns[c] for c in cols]
-    sub = table.cells[:, cols]
-    try:
-        values = sub.astype(np.float64)
-        numeric = True
-    except ValueError:
-        numeric = False
+    values = table.maybe_numbers(cols)
+    numeric = values is not None
     if loss == "mse":
         if not numeric:
             table.numbers(cols, np.float64, "target")  # raises, naming the first label
@@ -207,11 +379,14 @@ def inspect_target(table: Table, cols: list[int], loss: str) -> tuple[Target, st
     if len(cols) != 1:
         raise DataError(f"{table.path}: classification takes one target column, got {len(cols)}"
                         f" ({', '.join(names)}); list one, or set loss: mse for numeric targets")
-    empty = np.char.strip(sub[:, 0]) == ""
-    if empty.any():
-        r = int(np.argmax(empty))
-        raise DataError(f"{table.place(r, cols[0])}: empty target cell; fill it in or remove the row")
-    classes = sorted({_label(c) for c in sub[:, 0]}, key=_class_key)
+    if numeric and not np.isfinite(values).all():
+        table.numbers(cols, np.float64, "target")  # raises, naming the first NaN or inf
+    if not numeric:
+        empty = table.strings(cols[0]) == ""
+        if empty.any():
+            r = int(np.argmax(empty))
+            raise DataError(f"{table.place(r, cols[0])}: empty target cell; fill it in or remove the row")
+    classes = [str(c) for c in labels(table, cols[0])[0]]
     if len(classes) < 2:
         raise DataError(f"{table.path}: the target column '{names[0]}' has a single class"
                         f" '{classes[0]}'; a classifier needs at least two")
@@ -234,14 +409,14 @@ def encode_target(table: Table, cols: list[int], target: Target, loss: str, dtyp
     """Targets as rows: ``(m, n[L])``. Classes are 0/1 for binary, one-hot for categorical."""
     if target.kind == "regression":
         return table.numbers(cols, dtype, "target")
-    labels = [_label(c) for c in table.cells[:, cols[0]]]
+    names, idx = labels(table, cols[0])
     lookup = {c: i for i, c in enumerate(target.classes)}
-    unknown = [i for i, lab in enumerate(labels) if lab not in lookup]
-    if unknown:
-        r = unknown[0]
-        raise DataError(f"{table.place(r, cols[0])}: class '{labels[r]}' was not in the training data"
-                        f" (classes: {', '.join(target.classes)})")
-    idx = np.fromiter((lookup[lab] for lab in labels), dtype=np.intp, count=len(labels))
+    known = np.array([str(n) in lookup for n in names])
+    if not known[idx].all():
+        r = int(np.argmin(known[idx]))
+        raise DataError(f"{table.place(r, cols[0])}: class '{names[idx[r]]}' was not in the training"
+                        f" data (classes: {', '.join(target.classes)})")
+    idx = np.array([lookup.get(str(n), -1) for n in names], dtype=np.intp)[idx]
     if loss == "binary_crossentropy":
         return idx.astype(dtype)[:, None]
     return np.eye(len(target.classes), dtype=dtype)[idx]
@@ -278,11 +453,14 @@ class Scaler:
         scale = np.where(scale > 0, scale, 1.0)  # a constant column stays constant (0)
         return cls(method, shift, scale)
 
-    def transform(self, X_rows: NDArray) -> NDArray:
+    def transform(self, X_rows: NDArray, out: NDArray | None = None) -> NDArray:
+        """``(x - shift) / scale`` in the array's dtype; in place when ``out`` is ``X_rows``."""
         if self.method == "none":
-            return X_rows
+            return X_rows if out is None else out
         dtype = X_rows.dtype
-        return ((X_rows - self.shift.astype(dtype)) / self.scale.astype(dtype)).astype(dtype, copy=False)
+        out = np.subtract(X_rows, self.shift.astype(dtype), out=out)
+        out /= self.scale.astype(dtype)
+        return out
 
     def inverse(self, X_rows: NDArray) -> NDArray:
         """Undo ``transform``: back to the file's units."""

@@ -97,37 +97,43 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         inferred = cfg.loss == "auto"
     features = [table.columns[c] for c in fcols]
 
-    def rows(t: Table) -> Split:
-        """Columns are found by name in files with a header, else by position."""
-        fc = fcols if t is table else [t.index(f if t.header else c, "feature")
-                                       for f, c in zip(features, fcols)]
-        tc = tcols if t is table else [t.index(n if t.header else c, "target")
-                                       for n, c in zip(target.names, tcols)]
+    def rows(t: Table, fc: list[int], tc: list[int]) -> Split:
         return Split(t.numbers(fc, dtype, "feature"), encode_target(t, tc, target, loss, dtype))
 
-    full = rows(table)
+    def rows_by_name(t: Table) -> Split:
+        """Another file's columns: by name when it has a header, else by position."""
+        return rows(t, [t.index(f if t.header else c, "feature") for f, c in zip(features, fcols)],
+                    [t.index(n if t.header else c, "target") for n, c in zip(target.names, tcols)])
+
+    full = rows(table, fcols, tcols)
+    m, source = table.m, table.path
+    del table  # the file's text: freed before the splits are copied out
 
     splits: dict[str, Split] = {}
     fractions, names = [], []
     for name, file, fraction in (("validation", d.validation, d.validation_split),
                                  ("test", d.test, d.test_split)):
         if file is not None:
-            other = read_table(file, delimiter=d.delimiter, header=d.header, what=name)
-            splits[name] = rows(other)
+            splits[name] = rows_by_name(read_table(file, delimiter=d.delimiter, header=d.header,
+                                                   what=name))
         elif fraction > 0:
             fractions.append(fraction)
             names.append(name)
     strata = None
     if target.kind == "classification" and d.stratify:
         strata = full.Y[:, 0] if full.Y.shape[1] == 1 else full.Y.argmax(axis=1)
-    parts = split_indices(table.m, fractions, np.random.default_rng(cfg.training.seed), strata)
+    parts = split_indices(m, fractions, np.random.default_rng(cfg.training.seed), strata)
     if parts[0].size == 0:
-        raise cfg.error(("data", "validation_split"), f"{table.path} has {table.m} rows: the splits"
+        raise cfg.error(("data", "validation_split"), f"{source} has {m} rows: the splits"
                         " leave none for training; lower the split fractions or add rows")
-    splits["train"] = Split(full.X[parts[0]], full.Y[parts[0]])
-    for name, idx in zip(names, parts[1:]):
-        if idx.size:
-            splits[name] = Split(full.X[idx], full.Y[idx])
+    if not fractions:
+        splits["train"] = full  # no copy when the whole file trains
+    else:
+        splits["train"] = Split(full.X[parts[0]], full.Y[parts[0]])
+        for name, idx in zip(names, parts[1:]):
+            if idx.size:
+                splits[name] = Split(full.X[idx], full.Y[idx])
+    del full
 
     if saved is not None:
         scaler = Scaler.from_json(saved["scaler"])
@@ -137,9 +143,9 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         target_scaler = (Scaler.fit(splits["train"].Y, "zscore")
                          if target.kind == "regression" and d.standardize_target else None)
     for s in splits.values():
-        s.X = scaler.transform(s.X)
+        scaler.transform(s.X, out=s.X)
         if target_scaler:
-            s.Y = target_scaler.transform(s.Y)
+            target_scaler.transform(s.Y, out=s.Y)
     return Prepared(features, fcols, target, tcols, loss, inferred, scaler, target_scaler,
                     {k: splits[k] for k in ("train", "validation", "test") if k in splits},
                     d.header, d.delimiter)
