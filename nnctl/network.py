@@ -58,7 +58,7 @@ class Dense:
         #: ELU's fixed scale (a float) or PReLU's learned slopes (a view ``(n[l], 1)``).
         self.alpha = alpha
         self.dalpha = dalpha
-        self.A_prev = self.Z = self.A = self.dZ = None
+        self.A1_prev = self.Z = self.A = self.dZ = None
         self._buffers: dict[int, tuple[Array, Array, Array, Array, Array]] = {}
         self._m, self._current = -1, None
 
@@ -98,8 +98,12 @@ class Dense:
         if A is not Z:
             self.activation.into(Z, A, self.alpha, T)
         self.A1_prev, self.Z, self.A = A1_prev, Z, A
-        self.A_prev = A1_prev[:-1]
         return A1
+
+    @property
+    def A_prev(self) -> Array | None:
+        """``A[l-1]: (n[l-1], m)`` of the last forward (the input without its row of ones)."""
+        return None if self.A1_prev is None else self.A1_prev[:-1]
 
     def backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
         """From ``G = dJ/dA[l]: (n[l], m)`` to ``dJ/dA[l-1]``; ``G`` is overwritten with ``dZ``.
@@ -282,7 +286,7 @@ class Network:
         out = self.layers[-1]
         m = out.A.shape[1]
         G = self._G.get(m)
-        if G is None or G.shape != out.A.shape:
+        if G is None:
             G = self._G[m] = np.empty_like(out.A)
             while len(self._G) > Dense.KEEP:
                 self._G.pop(next(iter(self._G)))

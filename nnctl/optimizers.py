@@ -26,6 +26,7 @@ class Optimizer:
         _check_range("l2", l2, 0.0, None)
         self.lr = float(lr)
         self.l2 = float(l2)
+        self._theta: np.ndarray | None = None  # the vector the buffers were made for
         self._tmp: np.ndarray | None = None
         self._decay: np.ndarray | None = None  # l2 where theta holds a weight, else 0
 
@@ -35,11 +36,11 @@ class Optimizer:
     def step(self, network) -> None:
         """Update ``network.theta`` in place from ``network.grad`` (which may be changed)."""
         theta, grad = network.theta, network.grad
-        if self._tmp is None or self._tmp.shape != theta.shape or self._tmp.dtype != theta.dtype:
+        if theta is not self._theta:  # first step, or another network: buffers to match
+            self._theta = theta
             self._buffers(theta)
+            self._decay = network.weight_mask * self.l2 if self.l2 else None
         if self.l2:
-            if self._decay is None or self._decay.shape != theta.shape:
-                self._decay = network.weight_mask * self.l2
             np.multiply(theta, self._decay, out=self._tmp)
             grad += self._tmp
         self._update(theta, grad, self._tmp)

@@ -215,11 +215,13 @@ class _Steps:
         self.out = np.empty((n_out, self.m), dtype=dtype)
 
     def batch(self, order: NDArray, b: int) -> tuple[Array, Array]:
-        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-        k = idx.size
+        bs = self.batch_size
+        idx = order[b * bs:(b + 1) * bs]
+        X_buf, Y_buf = (self.X_buf, self.Y_buf) if idx.size == bs else (
+            self.X_buf[:idx.size], self.Y_buf[:idx.size])
         # mode="clip": with out=, the default mode buffers the whole gather (3x slower).
-        return (np.take(self.X_rows, idx, axis=0, out=self.X_buf[:k], mode="clip").T,
-                np.take(self.Y_rows, idx, axis=0, out=self.Y_buf[:k], mode="clip").T)
+        return (np.take(self.X_rows, idx, axis=0, out=X_buf, mode="clip").T,
+                np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T)
 
     def run(self, order: NDArray, on_batch) -> None:
         network, optimizer, out, n, bs = self.network, self.optimizer, self.out, self.n_batches, self.batch_size
