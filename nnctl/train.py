@@ -207,6 +207,7 @@ class _Steps:
         self.X_rows[:, :-1] = X.T
         self.X_rows[:, -1] = 1
         self.Y_rows = np.ascontiguousarray(Y.T)
+        self.Y_cols = np.ascontiguousarray(Y)  # for the epoch's figures
         self.X_buf = np.empty((bs, X.shape[0] + 1), dtype=dtype)
         self.Y_buf = np.empty((bs, n_out), dtype=dtype)
         # Z[L] for a fused loss (its value needs the logits), else A[L]; a column per
@@ -238,7 +239,7 @@ class _Steps:
     def figures(self, order: NDArray) -> tuple[float, dict[str, float]]:
         """The epoch's mean training loss and metrics, from the stored outputs."""
         network, out = self.network, self.out
-        Y = self.Y_rows[order].T
+        Y = np.take(self.Y_cols, order, axis=1)  # in visiting order, like the stored outputs
         if self.keep_Z:
             Z, A = out, network.layers[-1].activation.f(out)
         else:
