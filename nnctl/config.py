@@ -57,7 +57,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class NetworkConfig:
     inputs: int | None = None
-    layers: tuple[Layer, ...] = (Layer(3, "tanh"), Layer(2, "tanh"), Layer(1))
+    layers: tuple[Layer, ...] = (Layer(3, "tanh"), Layer(2, "tanh"), Layer())
     init: str = "auto"
 
 
@@ -101,7 +101,7 @@ class Config:
 
     def where(self, *path) -> str:
         """``file, line N: a.b[2].c`` for the deepest part of ``path`` found in the file."""
-        return _where(self.source, self.lines, tuple(path))
+        return _where(self.source, self.lines, tuple(path), self.raw)
 
     def error(self, path: tuple, message: str) -> ConfigError:
         return ConfigError(f"{self.where(*path)}: {message}")
@@ -193,20 +193,23 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}{place}: YAML syntax error: {problem}") from None
     lines: dict = {}
-    if node is not None:
-        _collect_lines(node, (), lines, source)
+    if node is None:
+        raise ConfigError(f"{source}: the config file is empty; write at least one section"
+                          " (data, network, loss, training, output), or give no config to use"
+                          " the defaults")
+    _collect_lines(node, (), lines, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}, line 1: the config must be a mapping of sections"
-                          f" (data, network, loss, training, output), got a {_kind(data)}")
+                          f" (data, network, loss, training, output), got {_a_kind(data)}")
     return _Reader(source, lines, base, stem).config(data)
 
 
 def from_dict(d: dict, *, source: str) -> Config:
     """Validate a config held as a dict (such as the one saved in a model file)."""
     if not isinstance(d, dict):
-        raise ConfigError(f"{source}: the config must be a mapping, got a {_kind(d)}")
+        raise ConfigError(f"{source}: the config must be a mapping, got {_a_kind(d)}")
     return _Reader(source, {}, Path("."), "model").config(d)
 
 
@@ -234,11 +237,25 @@ def _dotted(path: tuple) -> str:
     return out or "(top level)"
 
 
-def _where(source: str, lines: dict, path: tuple) -> str:
-    for depth in range(len(path), -1, -1):
+def _where(source: str, lines: dict, path: tuple, raw: Any = None) -> str:
+    if path in lines:
+        return f"{source}, line {lines[path]}: {_dotted(path)}"
+    # Not written in the file: point at the nearest enclosing entry; when that is a mapping
+    # without the key, the default applies (a shorthand such as `- 3` for a layer is not).
+    for depth in range(len(path) - 1, -1, -1):
         if path[:depth] in lines:
-            return f"{source}, line {lines[path[:depth]]}: {_dotted(path)}"
-    return f"{source}: {_dotted(path)}"
+            node = raw
+            for part in path[:depth]:
+                node = node[part] if isinstance(node, (dict, list)) else None
+            default = " (default)" if isinstance(node, dict) or node is None else ""
+            return f"{source}, line {lines[path[:depth]]}: {_dotted(path)}{default}"
+    return f"{source}: {_dotted(path)} (default)"
+
+
+def _a_kind(value: Any) -> str:
+    """'a list', 'an integer': the kind of a YAML value with its article."""
+    kind = _kind(value)
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _kind(value: Any) -> str:
@@ -251,15 +268,16 @@ class _Reader:
 
     def __init__(self, source: str, lines: dict, base: Path, stem: str) -> None:
         self.source, self.lines, self.base, self.stem = source, lines, base, stem
+        self.raw: Any = None
 
     def fail(self, path: tuple, message: str):
-        raise ConfigError(f"{_where(self.source, self.lines, path)}: {message}")
+        raise ConfigError(f"{_where(self.source, self.lines, path, self.raw)}: {message}")
 
     def mapping(self, value, path: tuple, allowed: tuple[str, ...]) -> dict:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping with keys {', '.join(allowed)}, got a {_kind(value)}")
+            self.fail(path, f"expected a mapping with keys {', '.join(allowed)}, got {_a_kind(value)}")
         for key in value:
             if key not in allowed:
                 self.fail(path + (key,), f"unknown key '{key}'{did_you_mean(str(key), allowed)};"
@@ -272,7 +290,7 @@ class _Reader:
             return default if key not in m else None
         v = m[key]
         if isinstance(v, bool) or not isinstance(v, int):
-            self.fail(path, f"expected an integer, got {_kind(v)} {v!r}")
+            self.fail(path, f"expected an integer, got {_a_kind(v)} {v!r}")
         if v < low or (high is not None and v > high):
             self.fail(path, f"must be {'at least ' + str(low) if high is None else f'from {low} to {high}'}, got {v}")
         return v
@@ -284,7 +302,7 @@ class _Reader:
             return default if key not in m else None
         v = m[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            self.fail(path, f"expected a finite number, got {_kind(v)} {v!r}")
+            self.fail(path, f"expected a finite number, got {_a_kind(v)} {v!r}")
         if (low is not None and (v < low or (low_open and v == low))) or (
                 high is not None and (v > high or (high_open and v == high))):
             lo = "(" if low_open else "["
@@ -297,7 +315,7 @@ class _Reader:
         if key not in m:
             return default
         if not isinstance(m[key], bool):
-            self.fail(path, f"expected true or false, got {_kind(m[key])} {m[key]!r}")
+            self.fail(path, f"expected true or false, got {_a_kind(m[key])} {m[key]!r}")
         return m[key]
 
     def string(self, m: dict, path: tuple, default, *, choices=None, allow_none=False):
@@ -306,7 +324,7 @@ class _Reader:
             return default if key not in m else None
         v = m[key]
         if not isinstance(v, str) or not v:
-            self.fail(path, f"expected a non-empty string, got {_kind(v)} {v!r}")
+            self.fail(path, f"expected a non-empty string, got {_a_kind(v)} {v!r}")
         if choices is not None and v not in choices:
             self.fail(path, f"unknown '{v}'; expected one of {', '.join(choices)}{did_you_mean(v, choices)}")
         return v
@@ -328,12 +346,13 @@ class _Reader:
             where = path + (i,) if isinstance(v, list) else path
             if isinstance(item, bool) or not isinstance(item, (str, int)) or (
                     isinstance(item, int) and item < 0):
-                self.fail(where, f"expected a column name or a 0-based index, got {_kind(item)} {item!r}")
+                self.fail(where, f"expected a column name or a 0-based index, got {_a_kind(item)} {item!r}")
         return tuple(items)
 
     # -- sections ------------------------------------------------------------------
 
     def config(self, d: dict) -> Config:
+        self.raw = d
         d = self.mapping(d, (), ("data", "network", "loss", "training", "output"))
         loss = self.string(d, ("loss",), "auto")
         if loss != "auto":
@@ -387,7 +406,7 @@ class _Reader:
             return NetworkConfig(inputs, NetworkConfig().layers, init)
         raw = m["layers"]
         if not isinstance(raw, list):
-            self.fail(p + ("layers",), f"expected a list of layers, got a {_kind(raw)}")
+            self.fail(p + ("layers",), f"expected a list of layers, got {_a_kind(raw)}")
         if not raw:
             self.fail(p + ("layers",), "a network needs at least one layer (the output layer)")
         layers = []
@@ -463,13 +482,14 @@ class _Reader:
         if isinstance(v, str):
             v = {"name": v}
         if not isinstance(v, dict):
-            self.fail(path, f"expected a name or a mapping with 'name', got a {_kind(v)}")
+            self.fail(path, f"expected a name or a mapping with 'name', got {_a_kind(v)}")
+        shorthand = isinstance(m[key], str)
         params = dict(v)
         name = params.pop("name", default)
         if not isinstance(name, str) or name.lower() not in registry:
             choices = sorted(registry)
-            self.fail(path + ("name",), f"unknown {key} '{name}'; expected one of {', '.join(choices)}"
-                      f"{did_you_mean(str(name), choices)}")
+            self.fail(path if shorthand else path + ("name",), f"unknown {key} '{name}'; expected"
+                      f" one of {', '.join(choices)}{did_you_mean(str(name), choices)}")
         for k, val in params.items():
             if isinstance(val, bool) and k != "nesterov":
                 self.fail(path + (k,), f"expected a number, got {val!r}")

@@ -49,7 +49,7 @@ class Table:
         if len(head) == 1 << 16:
             head = head[:head.rfind(b"\n") + 1] or head  # whole lines only (a long first row: all)
         reader = csv.reader(io.StringIO(head.decode("utf-8-sig", errors="ignore"), newline=""),
-                            delimiter=delimiter)
+                            delimiter=delimiter, strict=True)
         first = None
         try:
             for row in reader:
@@ -62,7 +62,7 @@ class Table:
             raise DataError(f"{path}: the {what} file is empty; it needs "
                             f"{'a header and ' if header else ''}at least one row")
         if first is None:  # a first row longer than the head: read it from the whole text
-            reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=delimiter)
+            reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=delimiter, strict=True)
             first = next(row for row in reader if row and not (len(row) == 1 and not row[0].strip()))
         if header:
             self.columns = [c.strip() for c in first]
@@ -127,7 +127,7 @@ class Table:
         return self._lines
 
     def _read_cells(self) -> tuple[NDArray[np.str_], list[int]]:
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter, strict=True)
         rows, lines, start, seen_header = [], [], 1, not self.header
         n = len(self.columns)
         try:

@@ -73,6 +73,12 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
     """Read the config's CSV files; ``saved`` (a model's data metadata) fixes classes and scaling."""
     d = cfg.data
     dtype = np.dtype(cfg.training.dtype)
+    for key in ("train", "validation", "test"):
+        path = getattr(d, key)
+        if path is not None and not Path(path).is_file():
+            what = "is a directory" if Path(path).is_dir() else "no such file"
+            raise cfg.error(("data", key), f"{path}: {what}; give the path of a CSV file"
+                            " (relative to the config file)")
     table = read_table(d.train, delimiter=d.delimiter, header=d.header, what="training")
     tcols = [table.index(t, "target") for t in d.target]
     if d.features is None:
