@@ -208,12 +208,20 @@ def build_network(cfg: Config, prep: Prepared) -> Network:
 
 
 def _check_memory(cfg: Config, sizes: list[int]) -> None:
-    n_params = sum(sizes[l] * sizes[l - 1] + sizes[l] for l in range(1, len(sizes)))
-    # theta, grad and up to three optimizer buffers of the same size
-    need = 5 * n_params * np.dtype(cfg.training.dtype).itemsize
-    if need > 8 * 2**30:
+    """Refuse, before allocating, a network whose training state would not fit in memory."""
+    n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+    # theta, grad, the weight mask and up to three optimizer buffers of the same size,
+    # plus Z, A, scratch and gradient buffers for a batch
+    batch = min(cfg.training.batch_size, 1 << 20)
+    need = (6 * n_params + 4 * batch * sum(sizes)) * np.dtype(cfg.training.dtype).itemsize
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform: assume 8 GiB
+        memory = 8 << 30
+    if need > memory // 2:
         raise cfg.error(("network", "layers"), f"{n_params:,} parameters would need about"
-                        f" {need / 2**30:.0f} GiB for training; use smaller layers")
+                        f" {need / 2**30:.1f} GiB for training, more than half of this machine's"
+                        f" {memory / 2**30:.0f} GiB; use smaller layers")
 
 
 @dataclass
