@@ -39,6 +39,9 @@ def _reports_errors(command):
         except KeyboardInterrupt:
             render.error("interrupted")
             sys.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            render.error("out of memory; use smaller layers, a smaller batch_size or less data")
+            sys.exit(EXIT_ERROR)
         except BrokenPipeError:
             sys.stderr.close()  # a reader such as `head` left early: not an error
             sys.exit(EXIT_ERROR)

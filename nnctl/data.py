@@ -219,8 +219,11 @@ class Table:
         """The columns as float64 ``(rows, len(cols))``, or None if a cell is not a number."""
         values = self._loadtxt(cols, np.float64)
         if values is None:
+            # Refused: a cell that is not a number, or an irregular file. Reading the columns
+            # as text tells which without the slow reader when the file is regular.
+            text = self._read_fast(tuple(cols), str)
             try:
-                values = self.cells[:, list(cols)].astype(np.float64)
+                values = (self.cells[:, list(cols)] if text is None else text).astype(np.float64)
             except ValueError:
                 return None
         return values

@@ -199,16 +199,12 @@ class Network:
         off, a_off = 0, sum(blocks)
         for l in range(1, L + 1):
             n, n_prev, act = sizes[l], sizes[l - 1], acts[l - 1]
-
-            def view(buf, off, shape):
-                return buf[off:off + math.prod(shape)].reshape(shape)
-
-            Wb, dWb = view(self.theta, off, (n, n_prev + 1)), view(self.grad, off, (n, n_prev + 1))
-            view(self.weight_mask, off, (n, n_prev + 1))[:, :-1] = 1
+            Wb, dWb = _view(self.theta, off, (n, n_prev + 1)), _view(self.grad, off, (n, n_prev + 1))
+            _view(self.weight_mask, off, (n, n_prev + 1))[:, :-1] = 1
             off += n * (n_prev + 1)
             alpha = dalpha = None
             if act.alpha == "learned":
-                alpha, dalpha = view(self.theta, a_off, (n, 1)), view(self.grad, a_off, (n, 1))
+                alpha, dalpha = _view(self.theta, a_off, (n, 1)), _view(self.grad, a_off, (n, 1))
                 a_off += n
                 alpha[...] = act.default_alpha if alphas[l - 1] is None else alphas[l - 1]
             elif act.alpha == "fixed":
@@ -367,6 +363,11 @@ def layer_shapes(sizes: Sequence[int], activations: Sequence[str], m: int) -> li
         out.append(LayerShapes(l, n, act.name, (n, n_prev), (n, 1), (n, m), (n, m),
                                (n, n_prev), (n, 1), (n, m), (n, m), params))
     return out
+
+
+def _view(buf: Array, off: int, shape: tuple[int, int]) -> Array:
+    """The part of a flat vector that holds an array of ``shape``, from ``off`` on."""
+    return buf[off:off + math.prod(shape)].reshape(shape)
 
 
 def _check_size(n, i: int) -> int:

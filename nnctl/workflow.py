@@ -289,9 +289,8 @@ class Session:
                           schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
                           on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch)
         except (TrainingInterrupted, TrainingDiverged) as e:
-            raise type(e)(f"{e}; {self._save_partial(e.history, e)}", epoch=e.epoch,
-                          history=e.history, **({"layer": e.layer} if isinstance(e, TrainingDiverged) else {})
-                          ) from None
+            e.args = (f"{e}; {self._save_partial(e.history, e)}",)
+            raise
         outcome = Outcome(self.network, history, self.evaluate())
         self._save(history, outcome.results, status="completed")
         outcome.model_path, outcome.history_path = cfg.output.model, cfg.history_path
@@ -324,7 +323,10 @@ class Session:
                          "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
                          "loss_inferred": self.prep.loss_inferred, "results": results},
         }
-        model_file.save(cfg.output.model, self.network, meta, self.optimizer.state())
+        # The optimizer's moments belong to the last step, not to the best epoch a partial
+        # save keeps (and after a divergence they are not finite): only a finished run has them.
+        state = self.optimizer.state() if status == "completed" else None
+        model_file.save(cfg.output.model, self.network, meta, state)
         write_history(cfg.history_path, history)
 
     def summary(self) -> dict:
