@@ -164,8 +164,7 @@ def predict(model, csv, output) -> None:
         table = data.parse_table(sys.stdin.buffer.read(), "<stdin>", **options)
     else:
         table = data.read_table(csv, **options)
-    header, rows = workflow.predict_table(loaded, table)
-    text = workflow.csv_text(header, rows, options["delimiter"])
+    text = workflow.predict_text(loaded, table)
     if output:
         workflow.write_text(output, text)
     else:

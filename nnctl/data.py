@@ -191,6 +191,20 @@ class Table:
             return self._file
         return io.BytesIO(self.raw)
 
+    def data_lines(self) -> list[str] | None:
+        """Each data row's text as in the file, without its line end, when every row is one
+        plain line (no quotes); else None."""
+        text = self.text
+        if '"' in text:
+            return None
+        lines = [line.rstrip("\r") for line in text.split("\n")[self._skip:]]
+        lines = [line for line in lines if line.strip()]
+        return lines if len(lines) == self.m else None
+
+    def header_line(self) -> str:
+        """The header as written in the file."""
+        return self.text.split("\n")[self._skip - 1].rstrip("\r")
+
     @property
     def m(self) -> int:
         if self._m is None:

@@ -447,8 +447,12 @@ def prediction_columns(meta: dict) -> list[str]:
     return [f"predicted_{t}" for t in data["target"]]
 
 
-def predict_table(model: model_file.Model, table: Table) -> tuple[list[str], list[list[str]]]:
-    """The input rows plus prediction columns, as text."""
+def predict_text(model: model_file.Model, table: Table) -> str:
+    """The input rows plus prediction columns, as CSV text with a header row.
+
+    Rows that are plain lines in the file are copied as they are; otherwise (quoted
+    fields) they are written back through the csv module.
+    """
     data = model.metadata["data"]
     net = model.network
     if table.header:
@@ -459,17 +463,33 @@ def predict_table(model: model_file.Model, table: Table) -> tuple[list[str], lis
     X = Scaler.from_json(data["scaler"]).transform(X)
     A = net.predict(X.T).T  # (m, n[L])
     if data["task"] == "classification":
-        classes = data["classes"]
         P = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
-        labels = np.asarray(classes)[P.argmax(axis=1)]
-        extra = [[lab] + [_fmt(p) for p in row] for lab, row in zip(labels, P)]
+        labels = np.asarray(data["classes"], dtype=object)[P.argmax(axis=1)]
+        extra = [[lab, *map(_fmt, row)] for lab, row in zip(labels, P.tolist())]
     else:
         if data.get("target_scaler"):
             A = Scaler.from_json(data["target_scaler"]).inverse(A)
-        extra = [[_fmt(v) for v in row] for row in A]
-    header = table.columns + prediction_columns(model.metadata)
-    rows = [list(r) + e for r, e in zip(table.cells.tolist(), extra)]
-    return header, rows
+        extra = [list(map(_fmt, row)) for row in A.tolist()]
+    d = table.delimiter
+    names = [_csv_cell(n, d) for n in prediction_columns(model.metadata)]
+    lines = table.data_lines()
+    if lines is None or d in "0123456789.+-eEinfa":
+        return csv_text(table.columns + prediction_columns(model.metadata),
+                        [list(r) + e for r, e in zip(table.cells.tolist(), extra)], d)
+    label = {c: _csv_cell(c, d) for c in data.get("classes") or []}
+    out = [(table.header_line() if table.header else d.join(table.columns)) + d + d.join(names)]
+    for line, e in zip(lines, extra):
+        if label:
+            e[0] = label[e[0]]
+        out.append(line + d + d.join(e))
+    return "\n".join(out) + "\n"
+
+
+def _csv_cell(value: str, delimiter: str) -> str:
+    """``value`` as one CSV field: quoted when it holds the delimiter, a quote or a line end."""
+    if any(c in value for c in (delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def _fmt(x) -> str:
