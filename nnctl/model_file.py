@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
+from .files import atomic_write
 from .network import Network
 
 FORMAT = "nnctl-model"
@@ -55,23 +56,7 @@ def save(path: str | Path, network: Network, metadata: dict, optimizer_state: di
     for name, value in (optimizer_state or {}).items():
         arrays[f"optimizer.{name}"] = np.asarray(value)
     arrays["metadata"] = np.array(json.dumps(meta))
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot write the model here ({e.strerror});"
-                             " choose another output path") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise ModelFileError(f"{path}: cannot write the model ({e.strerror})") from None
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays), error=ModelFileError, what="model")
 
 
 def check_writable(path: str | Path) -> None:

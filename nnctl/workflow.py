@@ -8,7 +8,6 @@ import csv
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +21,7 @@ from .config import Config
 from .data import (Scaler, Table, Target, encode_target, inspect_target, output_size,
                    read_table, split_indices)
 from .errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
+from .files import atomic_write
 from .losses import check_pairing, get_loss
 from .network import Network, layer_shapes
 from .train import History, evaluate, fit
@@ -378,21 +378,8 @@ def write_history(path: Path, history: History) -> None:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same directory, rename)."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise DataError(f"{path}: cannot write here ({e.strerror}); choose another path") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise DataError(f"{path}: cannot write ({e.strerror})") from None
-        raise
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), error=DataError, what="file")
 
 
 def csv_text(header: list[str], rows: list[list[str]], delimiter: str = ",") -> str:
