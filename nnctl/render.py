@@ -7,7 +7,6 @@ and not from here. Text from files (paths, column names) is printed without mark
 from __future__ import annotations
 
 import math
-import sys
 from typing import Sequence
 
 from rich import box
@@ -212,7 +211,3 @@ def _bytes(n: int) -> str:
             return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return ""  # pragma: no cover
-
-
-def is_terminal() -> bool:
-    return sys.stderr.isatty()
