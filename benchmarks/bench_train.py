@@ -17,6 +17,7 @@ where OPENBLAS_CORETYPE is forced (see README, Performance) unset it for this co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -187,7 +188,15 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
 
-    from threadpoolctl import threadpool_info, threadpool_limits
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:  # comes with scikit-learn; without it BLAS keeps its own thread count
+        print("note: threadpoolctl is not installed (pip install threadpoolctl), so BLAS threads"
+              " are not limited per workload")
+        threadpool_info = list
+
+        def threadpool_limits(**kwargs):
+            return contextlib.nullcontext()
 
     blas = [f"{p['internal_api']} {p.get('version')} ({p.get('architecture')})" for p in threadpool_info()
             if p["user_api"] == "blas"]
