@@ -59,7 +59,7 @@ class Dense:
         self.alpha = alpha
         self.dalpha = dalpha
         self.A1_prev = self.Z = self.A = self.dZ = None
-        self._buffers: dict[int, tuple[Array, Array, Array, Array, Array]] = {}
+        self._buffers: dict[int, list] = {}
         self._m, self._current = -1, None
 
     @property
@@ -70,8 +70,8 @@ class Dense:
     def n_prev(self) -> int:
         return self.W.shape[1]
 
-    def buffers(self, m: int) -> tuple[Array, Array, Array, Array, Array]:
-        """``Z, A, A1, T, dA_prev`` for ``m`` samples.
+    def buffers(self, m: int) -> list:
+        """``Z, A, A1, T, dA_prev`` for ``m`` samples (``dA_prev`` None until first needed).
 
         ``A1: (n[l] + 1, m)`` is ``A`` with the row of ones the next layer's bias needs
         (``A`` is its top); ``T`` is scratch; for identity, ``Z`` is ``A``.
@@ -87,7 +87,7 @@ class Dense:
             A1[n] = 1
             A = A1[:n]
             Z = A if self.activation.name == "identity" else np.empty((n, m), dtype)
-            buf = self._buffers[m] = (Z, A, A1, np.empty((n, m), dtype), np.empty((self.n_prev, m), dtype))
+            buf = self._buffers[m] = [Z, A, A1, np.empty((n, m), dtype), None]  # dA_prev: on first use
         self._m, self._current = m, buf
         return buf
 
@@ -124,6 +124,8 @@ class Dense:
         self.dZ = G
         if not need_dA_prev:
             return None
+        if dA_prev is None:  # layer 1 never needs one
+            dA_prev = self._current[4] = np.empty((self.n_prev, G.shape[1]), self.W.dtype)
         np.matmul(self.W.T, G, out=dA_prev)  # W is a strided view: np.dot would copy it
         return dA_prev
 
