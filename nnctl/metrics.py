@@ -1,4 +1,4 @@
-"""Metrics over a batch: accuracy for classification, R^2 and MSE for regression.
+"""Metrics: accuracy for classification, R^2 and MSE for regression.
 
 Arrays follow the notation: ``A, Y: (n[L], m)``, samples as columns. Metrics are
 accumulated from per-batch sums so that an epoch's figures need no extra pass.
@@ -24,11 +24,6 @@ def correct(A: Array, Y: Array) -> int:
     return int(np.count_nonzero(np.einsum("ij,ij->j", A, Y) >= A.max(axis=0)))
 
 
-def accuracy(A: Array, Y: Array) -> float:
-    """Fraction of samples classified right."""
-    return correct(A, Y) / A.shape[1]
-
-
 def squared_errors(A: Array, Y: Array) -> NDArray[np.float64]:
     """Sum over samples of the squared error, per output: ``(n[L],)`` in float64."""
     D = (A - Y).astype(np.float64, copy=False)
@@ -41,13 +36,3 @@ def r2_from_sums(sse: NDArray, Y: Array) -> float:
     sst = ((Y64 - Y64.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
     scores = np.where(sst > 0, 1 - sse / np.where(sst > 0, sst, 1), np.where(sse > 0, 0.0, 1.0))
     return float(scores.mean())
-
-
-def r2(A: Array, Y: Array) -> float:
-    """Coefficient of determination, averaged over outputs (1 is perfect, 0 the mean's)."""
-    return r2_from_sums(squared_errors(A, Y), Y)
-
-
-def mse(A: Array, Y: Array) -> float:
-    """Mean squared error over every element."""
-    return float(squared_errors(A, Y).sum() / A.size)

@@ -8,7 +8,7 @@ import csv
 import io
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -230,9 +230,9 @@ class Outcome:
 
     network: Network
     history: History
-    results: dict[str, dict[str, float]] = field(default_factory=dict)
-    model_path: Path | None = None
-    history_path: Path | None = None
+    results: dict[str, dict[str, float]]
+    model_path: Path
+    history_path: Path
 
 
 class Session:
@@ -291,10 +291,9 @@ class Session:
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise
-        outcome = Outcome(self.network, history, self.evaluate())
-        self._save(history, outcome.results, status="completed")
-        outcome.model_path, outcome.history_path = cfg.output.model, cfg.history_path
-        return outcome
+        results = self.evaluate()
+        self._save(history, results, status="completed")
+        return Outcome(self.network, history, results, cfg.output.model, cfg.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Loss and metrics on every split."""
