@@ -25,7 +25,7 @@ Array = NDArray[np.floating]
 
 
 def _identity(Z: Array, alpha: Any = None) -> Array:
-    return Z
+    return Z.copy()  # a new array, like every other f: never the caller's Z itself
 
 
 def _identity_d(Z: Array, A: Array, alpha: Any = None) -> Array:

@@ -117,6 +117,7 @@ class Table:
         """Every cell as text, ``(rows, columns)``; raises on ragged rows, naming the line."""
         if self._cells is None:
             self._cells, self._lines = self._read_cells()
+            self._cells.flags.writeable = False  # the table's own: errors quote it later
             self._m = self._cells.shape[0]
         return self._cells
 
@@ -182,6 +183,7 @@ class Table:
                 values = None
             if values is not None:
                 self._m = values.shape[0]
+                values.flags.writeable = False  # shared by later reads; see numbers()
             self._fast[key] = values
         return self._fast[key]
 
@@ -230,7 +232,11 @@ class Table:
         return f"{self.path}, line {self.lines[row]}, column '{self.columns[col]}'"
 
     def maybe_numbers(self, cols: Sequence[int]) -> NDArray[np.float64] | None:
-        """The columns as float64 ``(rows, len(cols))``, or None if a cell is not a number."""
+        """The columns as float64 ``(rows, len(cols))``, or None if a cell is not a number.
+
+        The result may be read-only (the table's cache of what it read): copy it to change
+        it, or use ``numbers``, which hands over an array the caller owns.
+        """
         values = self._loadtxt(cols, np.float64)
         if values is None:
             # Refused: a cell that is not a number, or an irregular file. Reading the columns
@@ -256,7 +262,16 @@ class Table:
             r, c = np.argwhere(big)[0]
             raise DataError(f"{self.place(r, cols[c])}: {self.cells[r, cols[c]].strip()} does not fit"
                             " float32; use training.dtype: float64 or rescale the column")
-        return values.astype(dtype, copy=False)
+        return self._owned(values).astype(dtype, copy=False)
+
+    def _owned(self, values: NDArray) -> NDArray:
+        """``values`` as an array the caller owns: taken out of the cache if it is there."""
+        for key, cached in self._fast.items():
+            if cached is values:
+                del self._fast[key]
+                values.flags.writeable = True  # no longer shared: the cache let go of it
+                return values
+        return values if values.flags.writeable else values.copy()
 
     def strings(self, col: int) -> NDArray[np.str_]:
         """One column's cells as text, surrounding spaces removed."""
@@ -471,18 +486,22 @@ class Scaler:
         return cls(method, shift, scale)
 
     def transform(self, X_rows: NDArray, out: NDArray | None = None) -> NDArray:
-        """``(x - shift) / scale`` in the array's dtype; in place when ``out`` is ``X_rows``."""
+        """``(x - shift) / scale`` in the array's dtype: a new array, or ``out`` (which may be
+        ``X_rows`` itself, to scale in place)."""
         if self.method == "none":
-            return X_rows if out is None else out
+            if out is None:
+                return X_rows.copy()
+            np.copyto(out, X_rows)
+            return out
         dtype = X_rows.dtype
         out = np.subtract(X_rows, self.shift.astype(dtype), out=out)
         out /= self.scale.astype(dtype)
         return out
 
     def inverse(self, X_rows: NDArray) -> NDArray:
-        """Undo ``transform``: back to the file's units."""
+        """Undo ``transform``: back to the file's units, as a new array."""
         if self.method == "none":
-            return X_rows
+            return X_rows.copy()
         dtype = X_rows.dtype
         return (X_rows * self.scale.astype(dtype) + self.shift.astype(dtype)).astype(dtype, copy=False)
 

@@ -9,6 +9,11 @@ All parameters live in one flat vector ``theta`` and all gradients in one flat v
 ``grad``; each layer's ``W, b, alpha`` and ``dW, db, dalpha`` are views into them, so an
 optimizer updates the whole network with a handful of whole-vector operations.
 ``weight_mask`` marks the weights, which L2 decays (not biases or PReLU slopes).
+
+Who owns what: ``theta`` is the network's parameters and ``grad`` the gradient of the last
+``backward`` (the next one overwrites it). Every method that returns an array (``forward``,
+``predict``, ``outputs``, ``arrays``, ``trace``) returns a new one the caller owns; what a
+layer exposes of its last pass (``Z``, ``A``, ``dZ``, ...) is a read-only view.
 """
 
 from __future__ import annotations
@@ -32,6 +37,32 @@ INIT_ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot
 DTYPES = ("float32", "float64")
 
 
+def _readonly(a: Array) -> Array:
+    """A view of ``a`` that cannot be written through."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+class _Buffers:
+    """One layer's reused arrays for one batch size ``m``, named as in the notation.
+
+    ``A1: (n[l] + 1, m)`` is ``A`` with the row of ones the next layer's bias needs (``A``
+    is its top rows); ``T`` is scratch for the activation's fast paths; for identity, ``Z``
+    is ``A``. ``dA_prev: (n[l-1], m)`` is made on first use (layer 1 never needs one).
+    """
+
+    __slots__ = ("Z", "A", "A1", "T", "dA_prev")
+
+    def __init__(self, n: int, m: int, dtype, identity: bool) -> None:
+        self.A1 = np.empty((n + 1, m), dtype)
+        self.A1[n] = 1
+        self.A = self.A1[:n]
+        self.Z = self.A if identity else np.empty((n, m), dtype)
+        self.T = np.empty((n, m), dtype)
+        self.dA_prev: Array | None = None
+
+
 class Dense:
     """Layer ``l``: ``W: (n[l], n[l-1])``, ``b: (n[l], 1)`` and activation ``f[l]``.
 
@@ -40,10 +71,12 @@ class Dense:
     and ``dZ [A; 1]^T = [dZ A^T | sum of dZ]``: one matrix product each way gives ``Z``,
     and ``dW`` with ``db``, with no separate bias pass.
 
-    ``forward`` keeps ``A_prev``, ``Z`` and ``A`` for ``backward``, which leaves ``dZ``,
-    ``dW``, ``db`` (and ``dalpha`` for PReLU) beside the parameters and returns ``dA_prev``.
-    ``Z``, ``A`` and the gradients live in buffers reused from step to step (one set per
-    batch size), so a training step allocates nothing: copy what you want to keep.
+    The network drives ``_forward`` and ``_backward``, which work in buffers reused from
+    step to step (one set per batch size), so a training step allocates nothing. What a
+    caller may read is the state of the last pass, as read-only views: ``A_prev``, ``Z``,
+    ``A``, ``dZ``, ``dW``, ``db``, ``dalpha``. The next pass overwrites them, so copy what
+    you keep (``Network.trace`` does). ``W``, ``b`` and PReLU's ``alpha`` are the
+    parameters themselves (views into the network's ``theta``), writable on purpose.
     """
 
     #: How many batch sizes keep their buffers (training, its last batch, evaluation).
@@ -51,15 +84,17 @@ class Dense:
 
     def __init__(self, Wb: Array, dWb: Array, activation: Activation,
                  alpha: Array | float | None = None, dalpha: Array | None = None) -> None:
-        self.Wb, self.dWb = Wb, dWb
+        self.Wb, self._dWb = Wb, dWb
         self.W, self.b = Wb[:, :-1], Wb[:, -1:]
-        self.dW, self.db = dWb[:, :-1], dWb[:, -1:]
+        self.dW, self.db = _readonly(dWb[:, :-1]), _readonly(dWb[:, -1:])
         self.activation = activation
         #: ELU's fixed scale (a float) or PReLU's learned slopes (a view ``(n[l], 1)``).
         self.alpha = alpha
-        self.dalpha = dalpha
-        self.A1_prev = self.Z = self.A = self.dZ = None
-        self._buffers: dict[int, list] = {}
+        self._dalpha = dalpha
+        self.dalpha = None if dalpha is None else _readonly(dalpha)
+        self._A1_prev: Array | None = None
+        self._dZ: Array | None = None
+        self._buffers: dict[int, _Buffers] = {}
         self._m, self._current = -1, None
 
     @property
@@ -70,64 +105,75 @@ class Dense:
     def n_prev(self) -> int:
         return self.W.shape[1]
 
-    def buffers(self, m: int) -> list:
-        """``Z, A, A1, T, dA_prev`` for ``m`` samples (``dA_prev`` None until first needed).
+    # -- the last pass, read-only ------------------------------------------------------
 
-        ``A1: (n[l] + 1, m)`` is ``A`` with the row of ones the next layer's bias needs
-        (``A`` is its top); ``T`` is scratch; for identity, ``Z`` is ``A``.
-        """
+    @property
+    def A_prev(self) -> Array | None:
+        """``A[l-1]: (n[l-1], m)`` of the last forward (read-only; the next pass overwrites it)."""
+        return None if self._A1_prev is None else _readonly(self._A1_prev[:-1])
+
+    @property
+    def Z(self) -> Array | None:
+        """``Z[l]: (n[l], m)`` of the last forward (read-only; the next pass overwrites it)."""
+        return None if self._current is None else _readonly(self._current.Z)
+
+    @property
+    def A(self) -> Array | None:
+        """``A[l]: (n[l], m)`` of the last forward (read-only; the next pass overwrites it)."""
+        return None if self._current is None else _readonly(self._current.A)
+
+    @property
+    def dZ(self) -> Array | None:
+        """``dZ[l]: (n[l], m)`` of the last backward, with the batch's ``1/m`` (read-only)."""
+        return None if self._dZ is None else _readonly(self._dZ)
+
+    # -- the passes (for Network) ------------------------------------------------------
+
+    def _buffers_for(self, m: int) -> _Buffers:
         if m == self._m:
             return self._current
         buf = self._buffers.get(m)
         if buf is None:
             if len(self._buffers) >= self.KEEP:
                 self._buffers.pop(next(iter(self._buffers)))
-            n, dtype = self.n, self.W.dtype
-            A1 = np.empty((n + 1, m), dtype)
-            A1[n] = 1
-            A = A1[:n]
-            Z = A if self.activation.name == "identity" else np.empty((n, m), dtype)
-            buf = self._buffers[m] = [Z, A, A1, np.empty((n, m), dtype), None]  # dA_prev: on first use
+            buf = self._buffers[m] = _Buffers(self.n, m, self.W.dtype,
+                                              self.activation.name == "identity")
         self._m, self._current = m, buf
         return buf
 
-    def forward(self, A1_prev: Array) -> Array:
-        """``[A_prev; 1]: (n[l-1] + 1, m)`` -> ``[A; 1]: (n[l] + 1, m)``."""
-        Z, A, A1, T, _ = self.buffers(A1_prev.shape[1])
-        np.dot(self.Wb, A1_prev, out=Z)  # np.dot: the same BLAS call as matmul, less overhead
-        if A is not Z:
-            self.activation.into(Z, A, self.alpha, T)
-        self.A1_prev, self.Z, self.A = A1_prev, Z, A
-        return A1
+    def _forward(self, A1_prev: Array) -> Array:
+        """``[A_prev; 1]: (n[l-1] + 1, m)`` -> this layer's buffer ``[A; 1]: (n[l] + 1, m)``."""
+        buf = self._buffers_for(A1_prev.shape[1])
+        np.dot(self.Wb, A1_prev, out=buf.Z)  # np.dot: the same BLAS call as matmul, less overhead
+        if buf.A is not buf.Z:
+            self.activation.into(buf.Z, buf.A, self.alpha, buf.T)
+        self._A1_prev = A1_prev
+        return buf.A1
 
-    @property
-    def A_prev(self) -> Array | None:
-        """``A[l-1]: (n[l-1], m)`` of the last forward (the input without its row of ones)."""
-        return None if self.A1_prev is None else self.A1_prev[:-1]
+    def _backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
+        """From ``G = dJ/dA[l]: (n[l], m)`` to this layer's buffer ``dJ/dA[l-1]``.
 
-    def backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
-        """From ``G = dJ/dA[l]: (n[l], m)`` to ``dJ/dA[l-1]``; ``G`` is overwritten with ``dZ``.
-
-        ``J`` is the batch's mean loss, so ``G`` already carries the ``1/m`` of NOTATION.md's
-        ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``: applied once, at the output, it
-        reaches every layer without a pass over each ``dW``. ``fused``: ``G`` is ``dJ/dZ[l]``.
+        ``G`` is overwritten with ``dZ``. ``J`` is the batch's mean loss, so ``G`` already
+        carries the ``1/m`` of ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``: applied
+        once, at the output, it reaches every layer without a pass over each ``dW``.
+        ``fused``: ``G`` is already ``dJ/dZ[l]``.
         """
-        Z, A, _, T, dA_prev = self.buffers(G.shape[1])
+        buf = self._buffers_for(G.shape[1])
         if not fused:
-            if self.dalpha is not None:
+            if self._dalpha is not None:
                 # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
-                np.minimum(Z, 0, out=T)
-                T *= G
-                np.add.reduce(T, axis=1, out=self.dalpha[:, 0])
-            self.activation.scale(G, Z, A, self.alpha, T)
-        np.dot(G, self.A1_prev.T, out=self.dWb)
-        self.dZ = G
+                np.minimum(buf.Z, 0, out=buf.T)
+                buf.T *= G
+                np.add.reduce(buf.T, axis=1, out=self._dalpha[:, 0])
+            self.activation.scale(G, buf.Z, buf.A, self.alpha, buf.T)
+        np.dot(G, self._A1_prev.T, out=self._dWb)
+        self._dZ = G
         if not need_dA_prev:
             return None
-        if dA_prev is None:  # layer 1 never needs one
-            dA_prev = self._current[4] = np.empty((self.n_prev, G.shape[1]), self.W.dtype)
-        np.matmul(self.W.T, G, out=dA_prev)  # W is a strided view: np.dot would copy it
-        return dA_prev
+        if buf.dA_prev is None:  # layer 1 never needs one
+            buf.dA_prev = np.empty((self.n_prev, G.shape[1]), self.W.dtype)
+        np.matmul(self.W.T, G, out=buf.dA_prev)  # W is a strided view: np.dot would copy it
+        return buf.dA_prev
 
 
 @dataclass(frozen=True)
@@ -198,6 +244,7 @@ class Network:
 
         self.layers: list[Dense] = []
         self._G: dict[int, Array] = {}  # dJ/dA[L] (or dZ[L]) per batch size
+        self._backward_ready = False  # the layers hold a forward that backward may use
         off, a_off = 0, sum(blocks)
         for l in range(1, L + 1):
             n, n_prev, act = sizes[l], sizes[l - 1], acts[l - 1]
@@ -261,19 +308,35 @@ class Network:
 
     # -- computation ---------------------------------------------------------------
 
+    #: Columns per pass in ``predict`` and ``outputs``. Every pass has exactly this many
+    #: columns (the last one padded), because BLAS picks its kernels by shape and so rounds
+    #: differently for different ``m``: with one shape, a row's prediction depends on the
+    #: row alone, not on the file around it or on where the chunks fall.
+    CHUNK = 1024
+
     def forward(self, X: Array) -> Array:
-        """``X = A[0]: (n[0], m)`` -> ``A[L]: (n[L], m)``, caching what backward needs."""
-        X = np.asarray(X, dtype=self.dtype)
+        """``X = A[0]: (n[0], m)`` -> ``A[L]: (n[L], m)``, caching what backward needs.
+
+        The result is the caller's (a copy); the layers keep their own ``Z`` and ``A``.
+        """
+        self.forward_cached(self._with_ones(np.asarray(X, dtype=self.dtype)))
+        return self.layers[-1]._current.A.copy()
+
+    def _with_ones(self, X: Array) -> Array:
         X1 = np.empty((X.shape[0] + 1, X.shape[1]), dtype=self.dtype)
         X1[:-1] = X
         X1[-1] = 1
-        return self.forward_with_ones(X1)
+        return X1
 
-    def forward_with_ones(self, X1: Array) -> Array:
-        """``forward`` for ``[X; 1]: (n[0] + 1, m)``, which already has the row of ones."""
+    def forward_cached(self, X1: Array) -> None:
+        """``forward`` for ``[X; 1]: (n[0] + 1, m)``, which already has the row of ones.
+
+        Returns nothing: the layers hold the pass (``layer(L).Z``, ``.A``, read-only), and
+        ``X1`` must stay unchanged until ``backward``. For the training loop.
+        """
         for layer in self.layers:
-            X1 = layer.forward(X1)
-        return self.layers[-1].A
+            X1 = layer._forward(X1)
+        self._backward_ready = True
 
     def backward(self, Y: Array) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
@@ -281,22 +344,25 @@ class Network:
         ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``. The layers' ``dZ``
         hold the gradients of the batch's mean loss, ``dZ[l] / m`` in NOTATION.md's terms.
         """
-        out = self.layers[-1]
-        m = out.A.shape[1]
+        if not self._backward_ready:
+            raise RuntimeError("backward needs a forward first (predict, outputs and evaluate"
+                               " replace the layers' state of the last forward)")
+        A = self.layers[-1]._current.A
+        m = A.shape[1]
         G = self._G.get(m)
         if G is None:
-            G = self._G[m] = np.empty_like(out.A)
+            G = self._G[m] = np.empty_like(A)
             while len(self._G) > Dense.KEEP:
                 self._G.pop(next(iter(self._G)))
-        self.loss.gradient(out.A, Y, out=G, scale=1.0 / m)
+        self.loss.gradient(A, Y, out=G, scale=1.0 / m)
         fused = self.loss.fused
         for i in range(self.L - 1, -1, -1):
-            G = self.layers[i].backward(G, fused=fused, need_dA_prev=i > 0)
+            G = self.layers[i]._backward(G, fused=fused, need_dA_prev=i > 0)
             fused = False
 
     def cost(self, Y: Array) -> float:
         """The loss of the last ``forward`` against ``Y: (n[L], m)``."""
-        out = self.layers[-1]
+        out = self.layers[-1]._current
         return self.loss.value(out.Z, out.A, Y)
 
     def compute_loss(self, X: Array, Y: Array) -> float:
@@ -304,14 +370,56 @@ class Network:
         self.forward(X)
         return self.cost(np.asarray(Y, dtype=self.dtype))
 
-    def predict(self, X: Array, batch_size: int = 4096) -> Array:
-        """``A[L]: (n[L], m)`` for ``X: (n[0], m)``, in chunks to bound memory."""
-        X = np.asarray(X, dtype=self.dtype)
-        m = X.shape[1]
-        if m <= batch_size:
-            return self.forward(X).copy()
-        return np.concatenate(
-            [self.forward(X[:, i:i + batch_size]) for i in range(0, m, batch_size)], axis=1)
+    def predict(self, X: Array) -> Array:
+        """``A[L]: (n[L], m)`` for ``X: (n[0], m)``, a new array the caller owns.
+
+        Works in passes of ``CHUNK`` columns to bound memory; see ``CHUNK`` for why the
+        result does not depend on how the rows are split between calls.
+        """
+        return self.outputs(X)[1]
+
+    def outputs(self, X: Array, *, logits: bool = False) -> tuple[Array | None, Array]:
+        """``(Z[L], A[L])`` for ``X: (n[0], m)``, both new arrays (``Z[L]`` only if ``logits``).
+
+        The fused losses need the logits ``Z[L]`` for a stable value (see ``losses``).
+        """
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] != self.sizes[0]:
+            raise ValueError(f"X must have shape (n[0]={self.sizes[0]}, m), got {X.shape}")
+        m, C = X.shape[1], self.CHUNK
+        A_out = np.empty((self.sizes[-1], m), self.dtype)
+        Z_out = np.empty_like(A_out) if logits else None
+        X1 = np.zeros((X.shape[0] + 1, C), self.dtype)
+        X1[-1] = 1
+        last = self.layers[-1]
+        for i in range(0, m, C):
+            k = min(C, m - i)
+            X1[:-1, :k] = X[:, i:i + k]
+            if k < C:
+                X1[:-1, k:] = 0  # padding: finite, and its outputs are dropped
+            self.forward_cached(X1)
+            A_out[:, i:i + k] = last._current.A[:, :k]
+            if logits:
+                Z_out[:, i:i + k] = last._current.Z[:, :k]
+        self._backward_ready = False  # the layers now hold a padded chunk, not a batch
+        return Z_out, A_out
+
+    def trace(self) -> list[dict[str, Array]]:
+        """Copies of every layer's tensors of the last passes, for ``l = 1..L``.
+
+        Each entry holds ``A_prev, Z, A, W, b`` (and ``dZ, dW, db`` after a backward, and
+        ``alpha``/``dalpha`` for PReLU): arrays the caller owns, unaffected by later passes.
+        """
+        out = []
+        for layer in self.layers:
+            entry = {"A_prev": layer.A_prev, "Z": layer.Z, "A": layer.A,
+                     "W": layer.W, "b": layer.b}
+            if layer.dZ is not None:
+                entry.update(dZ=layer.dZ, dW=layer.dW, db=layer.db)
+            if layer.dalpha is not None:
+                entry.update(alpha=layer.alpha, dalpha=layer.dalpha)
+            out.append({k: None if v is None else np.array(v) for k, v in entry.items()})
+        return out
 
     def first_nonfinite(self) -> tuple[int, str] | None:
         """``(l, tensor name)`` of the first non-finite parameter, cached value or gradient."""

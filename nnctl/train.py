@@ -60,21 +60,20 @@ def is_classifier(network: Network) -> bool:
     return network.loss.fused
 
 
-def evaluate(network: Network, X: Array, Y: Array, batch_size: int = 4096
-             ) -> tuple[float, dict[str, float]]:
-    """Loss and metrics of ``network`` on ``X: (n[0], m)``, ``Y: (n[L], m)``, in chunks."""
+def evaluate(network: Network, X: Array, Y: Array) -> tuple[float, dict[str, float]]:
+    """Loss and metrics of ``network`` on ``X: (n[0], m)``, ``Y: (n[L], m)``.
+
+    The outputs come from ``Network.outputs`` (bounded passes, the same numbers as
+    ``predict``); the loss and metrics are then one vectorized pass over all ``m``.
+    """
     X = np.asarray(X, dtype=network.dtype)
     Y = np.asarray(Y, dtype=network.dtype)
-    m = X.shape[1]
-    if m == 0:
+    if X.shape[1] == 0:
         raise DataError("cannot evaluate on 0 samples")
-    total, stats = 0.0, _Stats(network, Y)
-    for i in range(0, m, batch_size):
-        Xb, Yb = X[:, i:i + batch_size], Y[:, i:i + batch_size]
-        network.forward(Xb)
-        total += network.cost(Yb) * Xb.shape[1]
-        stats.add(network.layers[-1].A, Yb)
-    return total / m, stats.result("")
+    Z, A = network.outputs(X, logits=network.loss.fused)
+    stats = _Stats(network, Y)
+    stats.add(A, Y)
+    return network.loss.value(Z, A, Y), stats.result("")
 
 
 class _Stats:
@@ -155,7 +154,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
                 _diverged(network, history, best_theta, epoch, where)
             val_loss = None
             if X_val is not None:
-                val_loss, val_metrics = evaluate(network, X_val, Y_val, batch_size=max(batch_size, 1024))
+                val_loss, val_metrics = evaluate(network, X_val, Y_val)
                 if not math.isfinite(val_loss):
                     _diverged(network, history, best_theta, epoch, ("the validation loss", None))
                 record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
@@ -229,7 +228,7 @@ class _Steps:
         last = network.layers[-1]
         for b in range(n):
             Xb, Yb = self.batch(order, b)
-            network.forward_with_ones(Xb)
+            network.forward_cached(Xb)
             np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], last.Z if self.keep_Z else last.A)
             network.backward(Yb)
             optimizer.step(network)
@@ -255,7 +254,7 @@ class _Steps:
         optimizer.load_state(state)
         for b in range(self.n_batches):
             Xb, Yb = self.batch(order, b)
-            network.forward_with_ones(Xb)
+            network.forward_cached(Xb)
             if not math.isfinite(network.cost(Yb)):
                 return f"the training loss (batch {b + 1})", network.first_nonfinite()
             network.backward(Yb)
