@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nnctl.data import read_table  # noqa: E402
+from nnctl.data.table import read_table  # noqa: E402
 
 
 def nnctl_command() -> list[str]:

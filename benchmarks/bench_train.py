@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nnctl.network import Network  # noqa: E402
-from nnctl.optimizers import Adam  # noqa: E402
-from nnctl.train import fit  # noqa: E402
+from nnctl.core.network import Network  # noqa: E402
+from nnctl.core.optimizers import Adam  # noqa: E402
+from nnctl.core.train import fit  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def run_nnctl(w: Workload, X, labels, r: int) -> float:
     Y = targets_nnctl(w, labels)
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
                   dtype=w.dtype, rng=np.random.default_rng(r))
-    # The call `nnctl train` makes (nnctl.workflow.Session.train), data already in memory.
+    # The call `nnctl train` makes (nnctl.commands.train.Session.train), data already in memory.
     history = fit(net, X.T, Y.T, optimizer=Adam(lr=1e-3), epochs=w.epochs, batch_size=w.batch,
                   rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy

@@ -1,6 +1,6 @@
 """nnctl: train fully connected networks configured in YAML, on NumPy.
 
-The numerical core follows NOTATION.md: samples are columns, ``Z[l] = W[l] A[l-1] + b[l]``.
+The numerical core (``nnctl.core``) follows docs/notation.md: samples are columns, ``Z[l] = W[l] A[l-1] + b[l]``.
 
     >>> import numpy as np, nnctl
     >>> net = nnctl.Network([3, 3, 2, 1], ["tanh", "tanh", "logistic"],
@@ -17,14 +17,17 @@ from .errors import (ConfigError, DataError, ModelFileError, NnctlError, Trainin
                      TrainingInterrupted)
 
 _LAZY = {
-    "ACTIVATIONS": "activations", "ALIASES": "activations", "Activation": "activations",
-    "get_activation": "activations", "softmax": "activations",
-    "LOSSES": "losses", "get_loss": "losses",
-    "Dense": "network", "Network": "network",
-    "OPTIMIZERS": "optimizers", "Adam": "optimizers", "Momentum": "optimizers", "SGD": "optimizers",
-    "get_optimizer": "optimizers",
-    "SCHEDULES": "schedules", "get_schedule": "schedules",
-    "EpochRecord": "train", "History": "train", "evaluate": "train", "fit": "train",
+    "ACTIVATIONS": "core.activations", "ALIASES": "core.activations",
+    "Activation": "core.activations", "get_activation": "core.activations",
+    "softmax": "core.activations",
+    "LOSSES": "core.losses", "get_loss": "core.losses",
+    "Dense": "core.network", "Network": "core.network",
+    "INITIALIZERS": "core.init",
+    "OPTIMIZERS": "core.optimizers", "Adam": "core.optimizers", "Momentum": "core.optimizers",
+    "SGD": "core.optimizers", "get_optimizer": "core.optimizers",
+    "SCHEDULES": "core.schedules", "get_schedule": "core.schedules",
+    "EpochRecord": "core.train", "History": "core.train", "evaluate": "core.train",
+    "fit": "core.train",
 }
 
 __all__ = sorted([*_LAZY, "ConfigError", "DataError", "ModelFileError", "NnctlError",

@@ -1,4 +1,4 @@
-"""The ``nnctl`` command line: parse, call the workflow, hand results to ``render``.
+"""The ``nnctl`` command line: parse the options, call a command (``nnctl.commands``).
 
 Exit codes: 0 success, 1 a data, model-file or training error, 2 a config or usage
 error, 130 interrupted (Ctrl-C). Errors are one line on stderr, never a traceback.
@@ -8,7 +8,6 @@ Heavy modules (numpy, rich) are imported inside the commands so ``--help`` stays
 from __future__ import annotations
 
 import functools
-import json
 import sys
 
 import click
@@ -85,27 +84,10 @@ def train(config, epochs, lr, batch_size, seed, output, resume) -> None:
       nnctl train configs/iris.yaml --epochs 200 --lr 0.01 -o iris.npz
       nnctl train configs/iris.yaml --resume iris.npz --epochs 50
     """
-    from . import config as config_mod
-    from . import model_file, render, workflow
+    from .commands import train as command
 
-    model = model_file.load(resume) if resume else None
-    if config is None and model is not None:
-        cfg = config_mod.from_dict(model.metadata.get("config"), source=f"{resume} (its saved config)")
-    else:
-        cfg = config_mod.load(config)
-    cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
-    session = workflow.Session(cfg, resume=model, resume_path=resume)
-    render.summary(session.summary())
-    with render.TrainingProgress(cfg.training.epochs, session.start_epoch) as progress:
-        outcome = session.train(on_epoch=progress.epoch, on_batch=progress.batch)
-    history = outcome.history
-    if history.stopped_early:
-        render.note(f"stopped early: no improvement for {cfg.training.patience} epochs;"
-                    f" kept the weights of epoch {history.best_epoch}")
-    render.results(outcome.results, session.prep.target.kind)
-    render.curves(history.column("train_loss"), history.column("val_loss"),
-                  first_epoch=session.start_epoch + 1)
-    render.saved(outcome.model_path, outcome.history_path)
+    command.run(config, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
+                resume=resume)
 
 
 @main.command()
@@ -125,16 +107,9 @@ def shapes(config, m, as_json) -> None:
       nnctl shapes -m 1
       nnctl shapes configs/iris.yaml --json
     """
-    from . import config as config_mod
-    from . import render, workflow
+    from .commands import shapes as command
 
-    cfg = config_mod.load(config)
-    sizes, acts = workflow.network_shape(cfg)
-    report = workflow.shapes_report(sizes, acts, m or cfg.training.batch_size, cfg.training.dtype)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        render.shapes_table(report)
+    command.run(config, m=m, as_json=as_json)
 
 
 @main.command()
@@ -154,18 +129,6 @@ def predict(model, csv, output) -> None:
       nnctl predict iris.npz datasets/iris.csv
       cat new_rows.csv | nnctl predict iris.npz - -o predictions.csv
     """
-    from . import data, model_file, workflow
+    from .commands import predict as command
 
-    loaded = model_file.load(model)
-    meta = loaded.metadata.get("data", {})
-    options = {"delimiter": meta.get("delimiter", ","), "header": meta.get("header", True),
-               "what": "input"}
-    if csv == "-":
-        table = data.parse_table(sys.stdin.buffer.read(), "<stdin>", **options)
-    else:
-        table = data.read_table(csv, **options)
-    text = workflow.predict_text(loaded, table)
-    if output:
-        workflow.write_text(output, text)
-    else:
-        sys.stdout.write(text)
+    command.run(model, csv, output=output)

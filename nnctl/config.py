@@ -13,20 +13,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from .activations import did_you_mean, get_activation
+from .core.activations import get_activation
+from .core.init import INITIALIZERS
+from .core.losses import check_pairing, get_loss
+from .core.network import DTYPES, Network
+from .core.optimizers import OPTIMIZERS, get_optimizer
+from .core.schedules import SCHEDULES, get_schedule
 from .errors import ConfigError
-from .losses import get_loss
-from .network import DTYPES, INIT_ALIASES, INITIALIZERS
-from .optimizers import OPTIMIZERS, get_optimizer
-from .schedules import SCHEDULES, get_schedule
+from .registry import did_you_mean
 
 #: The source tree holding ``configs/`` and ``datasets/`` (an editable install's checkout).
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 DEFAULT_DATA = ROOT / "datasets" / "default.csv"
 STANDARDIZE = ("zscore", "minmax", "none")
+OUTPUT_ACTIVATION = {"mse": "identity", "binary_crossentropy": "logistic",
+                     "categorical_crossentropy": "softmax"}
+HIDDEN_ACTIVATION = "relu"
 
 Path_ = tuple  # a key path such as ("network", "layers", 2, "units")
 
@@ -400,8 +406,8 @@ class _Reader:
         p = ("network",)
         m = self.mapping(value, p, ("inputs", "layers", "init"))
         inputs = self.integer(m, p + ("inputs",), None, allow_none=True)
-        init = self.string(m, p + ("init",), "auto", choices=INITIALIZERS + tuple(INIT_ALIASES))
-        init = INIT_ALIASES.get(init, init)
+        init = self.string(m, p + ("init",), "auto", choices=INITIALIZERS.choices)
+        init = INITIALIZERS.name(init)
         if "layers" not in m:
             return NetworkConfig(inputs, NetworkConfig().layers, init)
         raw = m["layers"]
@@ -502,3 +508,55 @@ class _Reader:
         if model is None:
             model = Path(f"{self.stem}.npz")  # the working directory, not the config's
         return OutputConfig(model, self.path(m, p + ("history",), None))
+
+
+def resolve_network(cfg: Config, n_features: int | None, n_outputs: int | None, loss: str
+                    ) -> tuple[list[int], list[str], list[float | None]]:
+    """``n[0..L]``, activations and alphas, filling what the config leaves to the data."""
+    net = cfg.network
+    layers = net.layers
+    L = len(layers)
+    if net.inputs is not None and n_features is not None and net.inputs != n_features:
+        raise cfg.error(("network", "inputs"), f"n[0] = {net.inputs}, but the data has"
+                        f" {n_features} feature column(s); set inputs: {n_features} or remove the key")
+    n0 = net.inputs if net.inputs is not None else n_features
+    out = layers[-1].units
+    if out is not None and n_outputs is not None and out != n_outputs:
+        raise cfg.error(("network", "layers", L - 1, "units"),
+                        f"n[L] = {out}, but the target needs {n_outputs} output(s) for loss {loss};"
+                        f" set units: {n_outputs} or remove the key")
+    nL = out if out is not None else n_outputs
+    sizes = [n0] + [layer.units for layer in layers[:-1]] + [nL]
+    acts = [layer.activation or HIDDEN_ACTIVATION for layer in layers[:-1]]
+    acts.append(layers[-1].activation or OUTPUT_ACTIVATION[loss])
+    try:
+        check_pairing(get_loss(loss), get_activation(acts[-1]))
+    except ConfigError as e:
+        raise cfg.error(("network", "layers", L - 1, "activation"),
+                        f"{e}; set activation: {OUTPUT_ACTIVATION[loss]} or remove the key") from None
+    return sizes, acts, [layer.alpha for layer in layers]
+
+
+def build_network(cfg: Config, n_features: int, n_outputs: int, loss: str) -> Network:
+    """The network of ``cfg`` for data with these sizes, initialised from the config's seed."""
+    sizes, acts, alphas = resolve_network(cfg, n_features, n_outputs, loss)
+    _check_memory(cfg, sizes)
+    return Network(sizes, acts, loss=loss, dtype=cfg.training.dtype, init=cfg.network.init,
+                   alphas=alphas, rng=np.random.default_rng(cfg.training.seed))
+
+
+def _check_memory(cfg: Config, sizes: list[int]) -> None:
+    """Refuse, before allocating, a network whose training state would not fit in memory."""
+    n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+    # theta, grad, the weight mask and up to three optimizer buffers of the same size,
+    # plus Z, A, scratch and gradient buffers for a batch
+    batch = min(cfg.training.batch_size, 1 << 20)
+    need = (6 * n_params + 4 * batch * sum(sizes)) * np.dtype(cfg.training.dtype).itemsize
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform: assume 8 GiB
+        memory = 8 << 30
+    if need > memory // 2:
+        raise cfg.error(("network", "layers"), f"{n_params:,} parameters would need about"
+                        f" {need / 2**30:.1f} GiB for training, more than half of this machine's"
+                        f" {memory / 2**30:.0f} GiB; use smaller layers")

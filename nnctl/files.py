@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from .errors import NnctlError
+from .errors import DataError, NnctlError
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
@@ -34,3 +36,16 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
         if isinstance(e, OSError):
             raise error(f"{path}: cannot write the {what} ({e.strerror})") from None
         raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), error=DataError, what="file")
+
+
+def csv_text(header: list[str], rows: list[list[str]], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()

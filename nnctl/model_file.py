@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import ConfigError, ModelFileError
 from .files import atomic_write
-from .network import Network
+from .core.network import Network
 
 FORMAT = "nnctl-model"
 FORMAT_VERSION = 1

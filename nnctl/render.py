@@ -1,12 +1,14 @@
 """Everything nnctl shows in a terminal: summary, progress, tables, loss curves, errors.
 
 Progress and messages go to stderr; only data (predictions, ``--json``) goes to stdout,
-and not from here. Text from files (paths, column names) is printed without markup.
+through ``data``, as plain text. Text from files (paths, column names) is printed without
+markup.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Sequence
 
 from rich import box
@@ -19,6 +21,12 @@ from rich.text import Text
 console = Console(stderr=True, highlight=False)
 #: For output that is the command's result but not machine data (the shapes table).
 stdout = Console(highlight=False)
+
+
+def data(text: str) -> None:
+    """The command's machine-readable result (CSV, JSON) on stdout, exactly as given."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def error(message: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 import nnctl
 
-from conftest import assert_one_line_error, write
+from helpers import assert_one_line_error, write
 
 SOURCE = sorted(Path(nnctl.__file__).parent.glob("*.py"))
 

@@ -5,12 +5,12 @@ import pytest
 from numpy.testing import assert_array_equal, assert_allclose
 
 from nnctl.errors import TrainingDiverged, TrainingInterrupted
-from nnctl.network import Network
-from nnctl.optimizers import get_optimizer
-from nnctl.schedules import get_schedule
-from nnctl.train import evaluate, fit
+from nnctl.core.network import Network
+from nnctl.core.optimizers import get_optimizer
+from nnctl.core.schedules import get_schedule
+from nnctl.core.train import evaluate, fit
 
-from test_network import numeric_gradient
+from helpers import numeric_gradient
 
 
 def xor3(m, rng):

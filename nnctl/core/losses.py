@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .activations import Activation, did_you_mean
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..registry import Registry
+from .activations import Activation
 
 Array = NDArray[np.floating]
 
@@ -91,11 +92,7 @@ class CategoricalCrossEntropy(Loss):
     fused = True
 
 
-LOSSES: dict[str, Loss] = {
-    loss.name: loss for loss in (MeanSquaredError(), BinaryCrossEntropy(), CategoricalCrossEntropy())
-}
-
-LOSS_ALIASES = {
+_ALIASES = {
     "mean_squared_error": "mse",
     "squared_error": "mse",
     "bce": "binary_crossentropy",
@@ -107,17 +104,16 @@ LOSS_ALIASES = {
     "cross_entropy": "categorical_crossentropy",
 }
 
+#: The losses by name, with their aliases.
+LOSSES: Registry[Loss] = Registry(
+    "loss", {loss.name: loss for loss in (MeanSquaredError(), BinaryCrossEntropy(),
+                                          CategoricalCrossEntropy())}, _ALIASES)
+LOSS_ALIASES = LOSSES.aliases
+
 
 def get_loss(name: str) -> Loss:
     """Look up a loss by name or alias; a ``ConfigError`` lists the valid names."""
-    key = str(name).strip().lower().replace("-", "_")
-    key = LOSS_ALIASES.get(key, key)
-    if key in LOSSES:
-        return LOSSES[key]
-    raise ConfigError(
-        f"unknown loss '{name}'; expected one of {', '.join(sorted(LOSSES))}"
-        f"{did_you_mean(key, list(LOSSES) + list(LOSS_ALIASES))}"
-    )
+    return LOSSES.lookup(name)
 
 
 def check_pairing(loss: Loss, output: Activation) -> None:

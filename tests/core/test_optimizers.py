@@ -7,9 +7,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from nnctl.errors import ConfigError
-from nnctl.network import Network
-from nnctl.optimizers import get_optimizer
-from nnctl.schedules import get_schedule
+from nnctl.core.network import Network
+from nnctl.core.optimizers import get_optimizer
+from nnctl.core.schedules import get_schedule
 
 
 def run(optimizer, steps=3, dtype="float64"):

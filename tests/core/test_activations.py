@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from nnctl.activations import ACTIVATIONS, ALIASES, get_activation, softmax
+from nnctl.core.activations import ACTIVATIONS, ALIASES, get_activation, softmax
 from nnctl.errors import ConfigError
 
 ELEMENTWISE = sorted(name for name, a in ACTIVATIONS.items() if not a.output_only)
@@ -95,6 +95,12 @@ def test_softmax_columns_sum_to_one_and_jvp_matches_differences():
         numeric[idx] = (np.sum(dA * softmax(Z + E)) - np.sum(dA * softmax(Z - E))) / (2 * h)
     analytic = ACTIVATIONS["softmax"].backward(dA, Z, A)
     assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_names_are_trimmed_case_folded_and_dashes_read_as_underscores():
+    assert get_activation(" Binary-Step ") is ACTIVATIONS["binary_step"]
+    with pytest.raises(ConfigError, match="did you mean 'softplus'"):
+        get_activation("soft-plus")  # soft_plus is no name: nothing is guessed beyond - and _
 
 
 @pytest.mark.parametrize("alias, name", sorted(ALIASES.items()))

@@ -13,22 +13,17 @@ ulp on a 784-256-128-10 network), so float32 pieces agree to rounding, not to th
 
 from __future__ import annotations
 
-import csv
-import io
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from nnctl.data import read_table
-from nnctl.network import Network
-from nnctl.optimizers import SGD
-from nnctl.train import evaluate, fit
+from nnctl.core.network import Network
+from nnctl.core.optimizers import SGD
+from nnctl.core.train import evaluate, fit
 
-from conftest import write
-from test_network import targets
+from helpers import targets
 
 NETWORKS = [  # sizes, activations, loss
     ([3, 3, 2, 1], ["elu", "elu", "logistic"], "binary_crossentropy"),
@@ -39,7 +34,7 @@ NETWORKS = [  # sizes, activations, loss
 
 def plain_forward(arrays: dict, activations, X: np.ndarray) -> np.ndarray:
     """``A[L]`` by the notation, one layer at a time, from the saved arrays alone."""
-    from nnctl.activations import get_activation
+    from nnctl.core.activations import get_activation
 
     A = X
     for l, name in enumerate(activations, start=1):
@@ -185,44 +180,3 @@ def test_training_batches_across_the_last_short_batch_equal_a_plain_sgd_loop(bat
         losses.append(total / m)
     assert_allclose(net.theta, ref.theta, rtol=1e-12, atol=1e-13)
     assert_allclose(history.column("train_loss"), losses, rtol=1e-12)
-
-
-def test_table_numbers_hands_over_arrays_the_caller_owns(tmp_path):
-    path = write(tmp_path / "t.csv", "a,b\n1,2\n3,4\n5,6\n")
-    table = read_table(path)
-    first = table.numbers([0, 1], np.float64, "feature")
-    first *= 100  # the caller scales its array in place, as prepare_data does
-    again = table.numbers([0, 1], np.float64, "feature")
-    assert_array_equal(again, [[1, 2], [3, 4], [5, 6]])
-    looked = table.maybe_numbers([0, 1])  # every column: the table's cache itself
-    with pytest.raises(ValueError, match="read-only"):
-        looked[0, 0] = 7
-
-
-def r2(y, p):
-    return 1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2)
-
-
-def test_cli_predicts_a_file_of_12000_rows_as_well_as_its_pieces(cli, tmp_path):
-    """The repro of issue 8: 9,000+ rows, a linear target, the bundled defaults."""
-    rng = np.random.default_rng(1)
-    m = 12_000
-    X = rng.normal(size=(m, 3))
-    y = X @ [1.5, -2.0, 0.7] + 0.1 * rng.normal(size=m)
-    rows = [",".join(f"{v:.6f}" for v in (*r, t)) for r, t in zip(X, y)]
-    header = "x1,x2,x3,y"
-    write(tmp_path / "reg.csv", "\n".join([header, *rows]) + "\n")
-    write(tmp_path / "reg.yaml", "data: {train: reg.csv, target: y}\ntraining: {epochs: 20}\n")
-    assert cli("train", "reg.yaml", "-o", "reg.npz").code == 0
-    run = cli("predict", "reg.npz", "reg.csv", "-o", "all.csv")
-    assert run.code == 0, run
-    out = list(csv.DictReader(io.StringIO((tmp_path / "all.csv").read_text())))
-    assert len(out) == m
-    p = np.array([float(r["predicted_y"]) for r in out])
-    assert r2(y, p) > 0.95  # 0.989 when written; 0.10 before the fix
-    pieces = []
-    for i, (a, b) in enumerate([(0, 1), (1, 4097), (4097, 9000), (9000, m)]):
-        write(tmp_path / f"part{i}.csv", "\n".join([header, *rows[a:b]]) + "\n")
-        assert cli("predict", "reg.npz", f"part{i}.csv", "-o", f"p{i}.csv").code == 0
-        pieces += [r["predicted_y"] for r in csv.DictReader(io.StringIO((tmp_path / f"p{i}.csv").read_text()))]
-    assert pieces == [r["predicted_y"] for r in out]  # the same text, to the last digit

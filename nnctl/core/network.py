@@ -26,14 +26,12 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .activations import Activation, get_activation
-from .errors import ConfigError
+from ..errors import ConfigError
+from .init import INITIALIZERS, initial_weights
 from .losses import Loss, check_pairing, get_loss
 
 Array = NDArray[np.floating]
 
-INITIALIZERS = ("auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
-INIT_ALIASES = {"he": "he_normal", "glorot": "glorot_uniform", "xavier": "glorot_uniform",
-                "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"}
 DTYPES = ("float32", "float64")
 
 
@@ -218,9 +216,7 @@ class Network:
         self.dtype = np.dtype(dtype)
         if self.dtype.name not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got '{dtype}'")
-        init = INIT_ALIASES.get(init, init)
-        if init not in INITIALIZERS:
-            raise ConfigError(f"unknown init '{init}'; expected one of {', '.join(INITIALIZERS)}")
+        init = INITIALIZERS.name(init)
         if rng is None:
             rng = np.random.default_rng(0)
 
@@ -261,7 +257,7 @@ class Network:
             elif alphas[l - 1] is not None:
                 raise ConfigError(f"layer {l}: activation '{act.name}' takes no alpha")
             layer = Dense(Wb, dWb, act, alpha, dalpha)
-            layer.W[...] = _draw(rng, init, act, n, n_prev)
+            layer.W[...] = initial_weights(rng, init, act, n, n_prev)
             self.layers.append(layer)
 
     @property
@@ -463,6 +459,11 @@ class Network:
         return out
 
 
+def describe(sizes: Sequence[int], activations: Sequence[str]) -> str:
+    """``3-3-2-1 (elu, elu, logistic)``: the sizes ``n[0..L]`` and each layer's activation."""
+    return "-".join(map(str, sizes)) + " (" + ", ".join(activations) + ")"
+
+
 def layer_shapes(sizes: Sequence[int], activations: Sequence[str], m: int) -> list[LayerShapes]:
     """Shapes of each layer's tensors for ``m`` samples, from the sizes alone (NOTATION.md)."""
     out = []
@@ -484,17 +485,3 @@ def _check_size(n, i: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(f"n[{i}] must be a positive integer, got {n!r}")
     return int(n)
-
-
-def _draw(rng: np.random.Generator, init: str, act: Activation, n: int, n_prev: int) -> Array:
-    """Initial ``W: (n, n_prev)``. Drawn in float64 so both dtypes start from the same values."""
-    if init == "auto":
-        init = "he_normal" if act.relu_family else "glorot_uniform"
-    if init.startswith("he"):
-        scale = 2.0 / n_prev
-    else:
-        scale = 2.0 / (n_prev + n)
-    if init.endswith("normal"):
-        return rng.standard_normal((n, n_prev)) * math.sqrt(scale)
-    limit = math.sqrt(3.0 * scale)  # uniform(-a, a) has variance a^2 / 3
-    return rng.uniform(-limit, limit, (n, n_prev))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from nnctl.activations import ACTIVATIONS, softmax
+from nnctl.core.activations import ACTIVATIONS, softmax
 from nnctl.errors import ConfigError
-from nnctl.losses import LOSSES, check_pairing, get_loss
+from nnctl.core.losses import LOSSES, check_pairing, get_loss
 
 logistic = ACTIVATIONS["logistic"].f
 

@@ -12,14 +12,13 @@ derivative receives ``A = f(Z)`` too because several are cheapest in terms of it
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConfigError
+from ..registry import Registry
 
 Array = NDArray[np.floating]
 
@@ -267,51 +266,40 @@ class Activation:
         return dA * self.df(Z, A, alpha)
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in [
-        Activation("identity", _identity, _identity_d, into=_identity_into, scale=_identity_scale),
-        Activation("binary_step", _step, _zero_d, passes_gradient=False, into=_step_into,
-                   scale=_zero_scale),
-        Activation("logistic", _logistic, _logistic_d, into=_logistic_into, scale=_logistic_scale),
-        Activation("tanh", _tanh, _tanh_d, into=_tanh_into, scale=_tanh_scale),
-        Activation("arctan", _arctan, _arctan_d, into=_arctan_into, scale=_arctan_scale),
-        Activation("relu", _relu, _relu_d, relu_family=True, into=_relu_into, scale=_relu_scale),
-        Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25,
-                   into=_prelu_into, scale=_prelu_scale),
-        Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0,
-                   into=_elu_into, scale=_elu_scale),
-        Activation("softplus", _softplus, _softplus_d, into=_softplus_into, scale=_softplus_scale),
-        Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward,
-                   into=_softmax_into, scale=_softmax_scale),
-    ]
-}
+_ALL = [
+    Activation("identity", _identity, _identity_d, into=_identity_into, scale=_identity_scale),
+    Activation("binary_step", _step, _zero_d, passes_gradient=False, into=_step_into,
+               scale=_zero_scale),
+    Activation("logistic", _logistic, _logistic_d, into=_logistic_into, scale=_logistic_scale),
+    Activation("tanh", _tanh, _tanh_d, into=_tanh_into, scale=_tanh_scale),
+    Activation("arctan", _arctan, _arctan_d, into=_arctan_into, scale=_arctan_scale),
+    Activation("relu", _relu, _relu_d, relu_family=True, into=_relu_into, scale=_relu_scale),
+    Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25,
+               into=_prelu_into, scale=_prelu_scale),
+    Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0,
+               into=_elu_into, scale=_elu_scale),
+    Activation("softplus", _softplus, _softplus_d, into=_softplus_into, scale=_softplus_scale),
+    Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward,
+               into=_softmax_into, scale=_softmax_scale),
+]
 
-ALIASES: dict[str, str] = {
+
+_ALIASES = {
     "linear": "identity",
     "none": "identity",
     "step": "binary_step",
-    "binary-step": "binary_step",
     "heaviside": "binary_step",
     "sigmoid": "logistic",
     "atan": "arctan",
 }
 
 
-def did_you_mean(name: str, choices) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+#: The activations by name, with their aliases (``ACTIVATIONS.lookup("sigmoid")``).
+ACTIVATIONS: Registry[Activation] = Registry("activation", {a.name: a for a in _ALL}, _ALIASES,
+                                     show_aliases=True)
+ALIASES = ACTIVATIONS.aliases
 
 
 def get_activation(name: str) -> Activation:
     """Look up an activation by name or alias; a ``ConfigError`` lists the valid names."""
-    key = str(name).strip().lower()
-    key = ALIASES.get(key, key)
-    if key in ACTIVATIONS:
-        return ACTIVATIONS[key]
-    choices = sorted(ACTIVATIONS) + sorted(ALIASES)
-    raise ConfigError(
-        f"unknown activation '{name}'; expected one of {', '.join(sorted(ACTIVATIONS))}"
-        f" (aliases: {', '.join(sorted(ALIASES))}){did_you_mean(key, choices)}"
-    )
+    return ACTIVATIONS.lookup(name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from conftest import DATASETS, assert_one_line_error, load_arrays, write
+from helpers import DATASETS, assert_one_line_error, load_arrays, write
 
 DEFAULT = DATASETS / "default.csv"
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n"

@@ -10,9 +10,10 @@ from numpy.testing import assert_array_equal
 
 import nnctl
 from nnctl import model_file
-from nnctl.data import Scaler, read_table
+from nnctl.data.scaling import Scaler
+from nnctl.data.table import read_table
 
-from conftest import CONFIGS, DATASETS, load_arrays, write
+from helpers import CONFIGS, DATASETS, load_arrays, write
 
 
 def metadata(path):

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .activations import did_you_mean
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..registry import Registry, did_you_mean
 
 
 class Optimizer:
@@ -158,15 +158,14 @@ class Adam(Optimizer):
             self.M, self.V, self.t = np.array(state["M"]), np.array(state["V"]), int(state["t"])
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam}
+#: Optimizer classes by name; ``nesterov`` is momentum with ``nesterov=True``.
+OPTIMIZERS: Registry[type[Optimizer]] = Registry(
+    "optimizer", {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam})
 
 
 def get_optimizer(name: str, **params) -> Optimizer:
     """Build an optimizer by name (``sgd``, ``momentum``, ``nesterov``, ``adam``)."""
-    key = str(name).strip().lower()
-    if key not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer '{name}'; expected one of"
-                          f" {', '.join(sorted(OPTIMIZERS))}{did_you_mean(key, OPTIMIZERS)}")
+    key = OPTIMIZERS.name(name)
     if key == "nesterov":
         params.setdefault("nesterov", True)
     check_params(f"optimizer '{key}'", OPTIMIZERS[key], params)

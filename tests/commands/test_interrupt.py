@@ -10,7 +10,7 @@ import numpy as np
 
 from nnctl import model_file
 
-from conftest import DATASETS, write
+from helpers import DATASETS, write
 
 
 def test_sigint_saves_the_best_model_and_history(tmp_path):

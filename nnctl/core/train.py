@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import metrics
-from .errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from .network import Network
 from .optimizers import Optimizer
 from .schedules import Constant

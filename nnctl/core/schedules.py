@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .activations import did_you_mean
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..registry import Registry
 from .optimizers import _check_range, check_params
 
 
@@ -54,16 +54,15 @@ class CosineDecay:
         return self.min_lr + 0.5 * (lr - self.min_lr) * (1 + math.cos(math.pi * t))
 
 
-SCHEDULES = {"constant": Constant, "none": Constant, "step": StepDecay,
-             "exponential": ExponentialDecay, "cosine": CosineDecay}
+#: Schedule classes by name.
+SCHEDULES: Registry = Registry("schedule", {"constant": Constant, "step": StepDecay,
+                                            "exponential": ExponentialDecay, "cosine": CosineDecay},
+                               {"none": "constant"})
 
 
 def get_schedule(name: str | None, **params):
     """Build a schedule by name (``constant``, ``step``, ``exponential``, ``cosine``)."""
-    key = "constant" if name is None else str(name).strip().lower()
-    if key not in SCHEDULES:
-        raise ConfigError(f"unknown schedule '{name}'; expected one of"
-                          f" {', '.join(sorted(SCHEDULES))}{did_you_mean(key, SCHEDULES)}")
+    key = "constant" if name is None else SCHEDULES.name(name)
     check_params(f"schedule '{key}'", SCHEDULES[key], params)
     schedule = SCHEDULES[key](**params)
     if isinstance(schedule, StepDecay):

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from nnctl.activations import ACTIVATIONS
+from nnctl.core.activations import ACTIVATIONS
 from nnctl.errors import ConfigError
-from nnctl.network import Network
-from nnctl.optimizers import SGD
+from nnctl.core.network import Network
+from nnctl.core.optimizers import SGD
+
+from helpers import numeric_gradient, relative_error, targets
 
 HIDDEN = sorted(name for name, a in ACTIVATIONS.items() if not a.output_only)
 OUTPUTS = [  # (output activation, loss, n[L])
@@ -15,32 +17,6 @@ OUTPUTS = [  # (output activation, loss, n[L])
     ("logistic", "binary_crossentropy", 1),
     ("softmax", "categorical_crossentropy", 3),
 ]
-
-
-def targets(loss, n, m, rng):
-    if loss == "mse":
-        return rng.normal(size=(n, m))
-    if loss == "binary_crossentropy":
-        return rng.integers(0, 2, size=(n, m)).astype(float)
-    return np.eye(n)[:, rng.integers(0, n, m)]
-
-
-def numeric_gradient(net, X, Y, h=1e-6):
-    """Central differences of the loss with respect to every entry of ``theta``."""
-    g = np.zeros_like(net.theta)
-    for i in range(net.theta.size):
-        old = net.theta[i]
-        net.theta[i] = old + h
-        plus = net.compute_loss(X, Y)
-        net.theta[i] = old - h
-        minus = net.compute_loss(X, Y)
-        net.theta[i] = old
-        g[i] = (plus - minus) / (2 * h)
-    return g
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
 @pytest.mark.parametrize("output, loss, n_out", OUTPUTS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import numpy as np
 
 from nnctl import model_file
 
-from conftest import DATASETS, write
+from helpers import DATASETS, write
 
 
 def test_divergence_exits_1_names_epoch_and_layer_and_saves_the_best_model(cli, tmp_path):
@@ -43,7 +42,7 @@ SAVER = textwrap.dedent("""\
     import sys
     import numpy as np
     from nnctl import model_file
-    from nnctl.network import Network
+    from nnctl.core.network import Network
 
     # Two different models, saved in turn to the same path as fast as possible.
     nets = [Network([20, 400, 300, 1], ["tanh", "tanh", "identity"], rng=np.random.default_rng(s))
@@ -60,7 +59,7 @@ def test_sigkill_while_saving_never_leaves_a_broken_model(tmp_path):
     target = tmp_path / "m.npz"
     expected = {}
     for seed in (1, 2):
-        from nnctl.network import Network
+        from nnctl.core.network import Network
         expected[seed - 1] = Network([20, 400, 300, 1], ["tanh", "tanh", "identity"],
                                      rng=np.random.default_rng(seed)).theta
     write(tmp_path / "saver.py", SAVER)

@@ -1,0 +1,195 @@
+"""``nnctl train``: a validated config -> data and network ready -> epochs -> saved model."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import config as config_mod
+from .. import model_file, render
+from ..config import Config, build_network, resolve_network
+from ..core.network import Network, describe
+from ..core.train import History, evaluate, fit
+from ..data.prepare import prepare_data
+from ..data.target import output_size
+from ..errors import ConfigError, NnctlError, TrainingDiverged, TrainingInterrupted
+from ..files import write_text
+
+
+@dataclass
+class Outcome:
+    """What a training run produced."""
+
+    network: Network
+    history: History
+    results: dict[str, dict[str, float]]
+    model_path: Path
+    history_path: Path
+
+
+class Session:
+    """One ``nnctl train``: data and network ready, outputs checked, before any epoch runs."""
+
+    def __init__(self, cfg: Config, *, resume: model_file.Model | None = None,
+                 resume_path: str | None = None) -> None:
+        self.cfg = cfg
+        self.resume = resume
+        saved = resume.metadata.get("data") if resume is not None else None
+        if saved is not None and cfg.data.header and list(map(str, cfg.data.target)) != saved["target"]:
+            raise ConfigError(
+                f"{resume_path}: the model predicts {', '.join(saved['target'])} but the config's target"
+                f" is {', '.join(map(str, cfg.data.target))}; resume with the config the model was"
+                " trained with")
+        self.prep = prepare_data(cfg, saved=saved)
+        if resume is not None:
+            net = resume.network
+            sizes, acts, _ = resolve_network(cfg, len(self.prep.features),
+                                             output_size(self.prep.target, self.prep.loss), self.prep.loss)
+            if sizes != net.sizes or acts != net.activations:
+                raise ConfigError(
+                    f"{resume_path}: the model's network {describe(net.sizes, net.activations)}"
+                    f" does not match the config's {describe(sizes, acts)}; resume with the config"
+                    " the model was trained with")
+            if net.dtype.name != cfg.training.dtype:
+                raise ConfigError(f"{resume_path}: the model is {net.dtype.name} but the config"
+                                  f" asks for {cfg.training.dtype}")
+            self.network = net
+            self.start_epoch = int(resume.metadata.get("training", {}).get("epochs_run", 0))
+        else:
+            self.network = build_network(cfg, len(self.prep.features),
+                                         output_size(self.prep.target, self.prep.loss), self.prep.loss)
+            self.start_epoch = 0
+        self.optimizer = cfg.build_optimizer()
+        if resume is not None and resume.optimizer_state:
+            self.optimizer.load_state(resume.optimizer_state)
+        model_file.check_writable(cfg.output.model)
+        model_file.check_writable(cfg.history_path)
+
+    def train(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> Outcome:
+        """Run the epochs, evaluate every split, save the model and the history.
+
+        On divergence or Ctrl-C the best model so far (if an epoch finished) and the history
+        are saved before the error is raised again, its message saying where they went.
+        """
+        cfg, prep = self.cfg, self.prep
+        train, val = prep.splits["train"], prep.splits.get("validation")
+        t = cfg.training
+        try:
+            history = fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
+                          epochs=t.epochs, batch_size=t.batch_size,
+                          rng=np.random.default_rng(t.seed + self.start_epoch),
+                          X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
+                          schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
+                          on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch)
+        except (TrainingInterrupted, TrainingDiverged) as e:
+            e.args = (f"{e}; {self._save_partial(e.history, e)}",)
+            raise
+        results = self.evaluate()
+        self._save(history, results, status="completed")
+        return Outcome(self.network, history, results, cfg.output.model, cfg.history_path)
+
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """Loss and metrics on every split."""
+        out = {}
+        for name, s in self.prep.splits.items():
+            loss, metrics = evaluate(self.network, s.X.T, s.Y.T)
+            out[name] = {"loss": loss, **metrics}
+        return out
+
+    def _save_partial(self, history: History, error: NnctlError) -> str:
+        write_history(self.cfg.history_path, history)
+        if history.best_epoch is None:
+            return f"no epoch finished, so no model was saved; history in {self.cfg.history_path}"
+        status = "interrupted" if isinstance(error, TrainingInterrupted) else "diverged"
+        self._save(history, self.evaluate(), status=status)
+        return (f"saved the best model so far (epoch {history.best_epoch}) to {self.cfg.output.model}"
+                f" and the history to {self.cfg.history_path}")
+
+    def _save(self, history: History, results: dict, *, status: str) -> None:
+        cfg = self.cfg
+        epochs_run = history.records[-1].epoch if history.records else self.start_epoch
+        meta = {
+            "data": self.prep.metadata(),
+            "config": cfg.to_dict(),
+            "training": {"status": status, "epochs_run": epochs_run,
+                         "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
+                         "loss_inferred": self.prep.loss_inferred, "results": results},
+        }
+        # The optimizer's moments belong to the last step, not to the best epoch a partial
+        # save keeps (and after a divergence they are not finite): only a finished run has them.
+        state = self.optimizer.state() if status == "completed" else None
+        model_file.save(cfg.output.model, self.network, meta, state)
+        write_history(cfg.history_path, history)
+
+    def summary(self) -> dict:
+        """Facts for the one-screen summary before training."""
+        prep, net = self.prep, self.network
+        return {
+            "config": self.cfg.source,
+            "data": str(self.cfg.data.train),
+            "rows": {k: s.m for k, s in prep.splits.items()},
+            "features": prep.features,
+            "target": prep.target.names,
+            "task": prep.target.kind,
+            "classes": prep.target.classes,
+            "loss": prep.loss,
+            "loss_inferred": prep.loss_inferred,
+            "network": describe(net.sizes, net.activations),
+            "params": net.n_params,
+            "dtype": net.dtype.name,
+            "optimizer": self.cfg.training.optimizer,
+            "lr": self.cfg.training.lr,
+            "epochs": self.cfg.training.epochs,
+            "batch_size": self.cfg.training.batch_size,
+            "l2": self.cfg.training.l2,
+            "schedule": self.cfg.training.schedule,
+            "patience": self.cfg.training.patience,
+            "standardize": prep.scaler.method,
+            "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
+            "warnings": net.warnings,
+            "model": str(self.cfg.output.model),
+        }
+
+
+def write_history(path: Path, history: History) -> None:
+    rows = history.rows()
+    if not rows:
+        return
+    columns = list(rows[0])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+                         for k, v in row.items()})
+    write_text(path, buf.getvalue())
+
+
+def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
+        batch_size: int | None = None, seed: int | None = None, output: str | None = None,
+        resume: str | None = None) -> Outcome:
+    """``nnctl train``: summary, progress, results and curves on stderr; model and history saved."""
+    model = model_file.load(resume) if resume else None
+    if config is None and model is not None:
+        cfg = config_mod.from_dict(model.metadata.get("config"), source=f"{resume} (its saved config)")
+    else:
+        cfg = config_mod.load(config)
+    cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
+    session = Session(cfg, resume=model, resume_path=resume)
+    render.summary(session.summary())
+    with render.TrainingProgress(cfg.training.epochs, session.start_epoch) as progress:
+        outcome = session.train(on_epoch=progress.epoch, on_batch=progress.batch)
+    history = outcome.history
+    if history.stopped_early:
+        render.note(f"stopped early: no improvement for {cfg.training.patience} epochs;"
+                    f" kept the weights of epoch {history.best_epoch}")
+    render.results(outcome.results, session.prep.target.kind)
+    render.curves(history.column("train_loss"), history.column("val_loss"),
+                  first_epoch=session.start_epoch + 1)
+    render.saved(outcome.model_path, outcome.history_path)
+    return outcome
