@@ -1,24 +1,36 @@
-"""YAML config -> validated ``Config``, every error one line naming file, line and key path.
+"""The config schema, declared once: YAML -> validated ``Config``.
 
-Every key is optional. The reference, with defaults, is in README.md ("Config reference").
-Paths in the file are relative to the file; the model is written to ``<config name>.npz``
-in the working directory unless ``output.model`` says otherwise.
+Every key, its type, range, default and description is declared here, in pydantic models;
+validation, the defaults, the README's config reference (``reference_markdown``) and the
+JSON Schema (``json_schema``) all come from them. An optimizer's or a schedule's
+parameters and their defaults come from the core class's signature (``core/optimizers``,
+``core/schedules``), so they are stated once there.
+
+Every error is one line naming the file, the line and the key path, what was found, and
+the valid choices with a did-you-mean (``ConfigError``, exit 2). Paths in the file are
+relative to the file; the model is written to ``<config name>.npz`` in the working
+directory unless ``output.model`` says otherwise.
 """
 
 from __future__ import annotations
 
-import math
+import inspect
 import os
-from dataclasses import dataclass, field, replace
+import re
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
+                      PrivateAttr, Tag, ValidationError, ValidationInfo, create_model,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
-from .core.activations import get_activation
+from .core.activations import ACTIVATIONS, get_activation
 from .core.init import INITIALIZERS
-from .core.losses import check_pairing, get_loss
+from .core.losses import LOSSES, check_pairing, get_loss
 from .core.network import DTYPES, Network
 from .core.optimizers import OPTIMIZERS, get_optimizer
 from .core.schedules import SCHEDULES, get_schedule
@@ -29,142 +41,455 @@ from .registry import did_you_mean
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 DEFAULT_DATA = ROOT / "datasets" / "default.csv"
-STANDARDIZE = ("zscore", "minmax", "none")
 OUTPUT_ACTIVATION = {"mse": "identity", "binary_crossentropy": "logistic",
                      "categorical_crossentropy": "softmax"}
 HIDDEN_ACTIVATION = "relu"
-
-Path_ = tuple  # a key path such as ("network", "layers", 2, "units")
-
-
-@dataclass(frozen=True)
-class Layer:
-    units: int | None = None        # None: the output layer's size comes from the target
-    activation: str | None = None   # None: relu for hidden layers, from the loss for the output
-    alpha: float | None = None
+MAX_UNITS = 1_000_000
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    train: Path = DEFAULT_DATA
-    validation: Path | None = None
-    test: Path | None = None
-    validation_split: float = 0.15
-    test_split: float = 0.15
-    stratify: bool = True
-    target: tuple = ("label",)
-    features: tuple | None = None
-    delimiter: str = ","
-    header: bool = True
-    standardize: str = "zscore"
-    standardize_target: bool = True
+def _fail(message: str, key: str | int | None = None) -> PydanticCustomError:
+    """An error whose message is ours; ``key`` extends the place by one step."""
+    return PydanticCustomError("nnctl", "{message}", {"message": message, "key": key})
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
-    inputs: int | None = None
-    layers: tuple[Layer, ...] = (Layer(3, "tanh"), Layer(2, "tanh"), Layer())
-    init: str = "auto"
+def _registry_name(registry):
+    def check(value):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise _fail(f"expected a name, got {_a_kind(value)} {value!r}")
+        try:
+            return registry.name(value)
+        except ConfigError as e:
+            raise _fail(str(e)) from None
+    return check
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = 100
-    batch_size: int = 32
-    optimizer: str = "adam"
-    optimizer_params: dict = field(default_factory=lambda: {"lr": 0.001})
-    l2: float = 0.0
-    schedule: str = "constant"
-    schedule_params: dict = field(default_factory=dict)
-    patience: int | None = None
-    min_delta: float = 0.0
-    seed: int = 0
-    dtype: str = "float64"
+# -- sections ---------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _columns(value):
+    """A column (name or 0-based index) or a list of them -> a tuple."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise _fail("expected at least one column")
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or (
+                isinstance(item, int) and item < 0):
+            raise _fail(f"expected a column name or a 0-based index, got {_a_kind(item)} {item!r}",
+                        i if isinstance(value, list) else None)
+    seen: dict = {}
+    for i, item in enumerate(items):
+        if item in seen:
+            raise _fail(f"column {item!r} is listed twice (entries {seen[item]} and {i}); keep one",
+                        i if isinstance(value, list) else None)
+        seen[item] = i
+    return tuple(items)
+
+
+Columns = Annotated[Union[tuple[Union[str, int], ...], None], BeforeValidator(_columns)]
+
+
+def _delimiter(value):
+    if value == "\\t":
+        return "\t"
+    if isinstance(value, str) and len(value) != 1:
+        raise _fail(f"expected one character (or \\t for a tab), got {value!r}")
+    return value
+
+
+class DataConfig(_Section):
+    """Where the data is and how to read it."""
+
+    train: Path = Field(DEFAULT_DATA, description="The training CSV (relative to the config"
+                        " file). Default: the bundled datasets/default.csv.")
+    validation: Path | None = Field(None, description="A validation CSV; otherwise"
+                                    " validation_split of the training rows.")
+    test: Path | None = Field(None, description="A test CSV; otherwise test_split of the"
+                              " training rows.")
+    validation_split: float = Field(0.15, ge=0.0, lt=1.0, description="Share of the training"
+                                    " rows held out for validation (when no validation file).")
+    test_split: float = Field(0.15, ge=0.0, lt=1.0, description="Share of the training rows"
+                              " held out for testing (when no test file).")
+    stratify: bool = Field(True, description="Split classification data in the same class"
+                           " proportions.")
+    target: Columns = Field(("label",), description="Target column name(s) or 0-based index(es).")
+    features: Columns = Field(None, description="Feature columns; default: every column that"
+                              " is not a target.")
+    delimiter: Annotated[str, BeforeValidator(_delimiter)] = Field(
+        ",", description="Field separator: one character, or \\t.")
+    header: bool = Field(True, description="Whether the first line names the columns.")
+    standardize: Literal["zscore", "minmax", "none"] = Field(
+        "zscore", description="Feature scaling, fitted on the training rows.")
+    standardize_target: bool = Field(True, description="z-score a regression target (losses"
+                                     " are then on that scale; predictions in the file's units).")
+
+    @field_validator("train", "validation", "test", mode="before")
+    @classmethod
+    def _path(cls, value, info: ValidationInfo):
+        if value is None:
+            if info.field_name == "train":
+                raise _fail("expected a CSV file path, got null")
+            return None
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise _fail(f"expected a file path, got {_a_kind(value)} {value!r}")
+        base = (info.context or {}).get("base", Path("."))
+        return Path(os.path.normpath(Path(base) / value))
+
+    @model_validator(mode="after")
+    def _splits(self):
+        if self.validation_split + self.test_split >= 1.0:
+            raise _fail(f"validation_split + test_split = {self.validation_split + self.test_split:g}"
+                        " leaves no training rows; keep their sum below 1", "test_split")
+        if self.features is not None:
+            both = [c for c in self.features if c in self.target]
+            if both:
+                raise _fail(f"column {both[0]!r} is both a feature and the target; remove it"
+                            " from data.features", "features")
+        return self
+
+
+def _layer(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"units": value}  # the shorthand `- 16`
+    return value
+
+
+class LayerConfig(_Section):
+    """One layer: its units and activation."""
+
+    units: int | None = Field(None, ge=1, le=MAX_UNITS, description="n[l]; may be left out for"
+                              " the output layer (taken from the target).")
+    activation: Annotated[str | None, BeforeValidator(_registry_name(ACTIVATIONS))] = Field(
+        None, description="Default: relu for hidden layers; from the loss for the output"
+        " (identity, logistic or softmax).", json_schema_extra={"enum": ACTIVATIONS.choices})
+    alpha: float | None = Field(None, allow_inf_nan=False, description="ELU's alpha (fixed,"
+                                " default 1.0) or PReLU's initial slope (learned, default 0.25).")
+
+    @model_validator(mode="after")
+    def _alpha(self):
+        if self.alpha is not None:
+            act = get_activation(self.activation) if self.activation else None
+            if act is None or act.alpha is None:
+                raise _fail(f"activation '{self.activation or HIDDEN_ACTIVATION}' takes no alpha;"
+                            " only elu and prelu do", "alpha")
+            if act.name == "elu" and self.alpha <= 0:
+                raise _fail(f"elu's alpha must be positive, got {self.alpha}", "alpha")
+        return self
+
+
+def _layers(value):
+    if isinstance(value, list) and not value:
+        raise _fail("a network needs at least one layer (the output layer)")
+    return tuple(value) if isinstance(value, list) else value
+
+
+class NetworkConfig(_Section):
+    """The layers ``n[1..L]``; ``n[0]`` and ``n[L]`` may come from the data."""
+
+    inputs: int | None = Field(None, ge=1, le=MAX_UNITS, description="n[0]; default: the number"
+                               " of feature columns.")
+    layers: Annotated[tuple[Annotated[LayerConfig, BeforeValidator(_layer)], ...],
+                      BeforeValidator(_layers)] = Field(
+        (LayerConfig(units=3, activation="tanh"), LayerConfig(units=2, activation="tanh"),
+         LayerConfig()),
+        description="Hidden layers, then the output layer; a number is shorthand for"
+        " {units: n}.")
+    init: Annotated[str, BeforeValidator(_registry_name(INITIALIZERS))] = Field(
+        "auto", description="Weight initializer; auto: He for the ReLU family, Glorot"
+        " otherwise.", json_schema_extra={"enum": INITIALIZERS.choices})
+
+    @field_validator("layers", mode="after")
+    @classmethod
+    def _each_layer(cls, layers):
+        for i, layer in enumerate(layers):
+            last = i == len(layers) - 1
+            if layer.units is None and not last:
+                raise _fail("missing; every layer but the output layer needs its units",
+                            _key(i, "units"))
+            if layer.activation and get_activation(layer.activation).output_only and not last:
+                raise _fail(f"'{layer.activation}' is only allowed in the output layer",
+                            _key(i, "activation"))
+        return layers
+
+
+# -- optimizers and schedules: their parameters come from the core classes ---------------
+
+
+def _parameter_model(name: str, cls, *, skip=(), defaults=None, doc: str = "") -> type[BaseModel]:
+    """A section for ``{name: <name>, param: value, ...}`` from ``cls``'s signature."""
+    hints = typing.get_type_hints(cls.__init__)
+    fields: dict[str, Any] = {"name": (Literal[name], name)}
+    for p in inspect.signature(cls).parameters.values():
+        if p.name in skip:
+            continue
+        default = (defaults or {}).get(p.name, p.default)
+        kind = hints.get(p.name, float)
+        if default is None:
+            kind = kind | None
+        extra = {"allow_inf_nan": False} if kind in (float, float | None) else {}
+        fields[p.name] = (kind, Field(default, **extra))
+    model = create_model(f"{name.title()}Config", __base__=_Section, __doc__=doc, **fields)
+    return model
+
+
+def _named(registry, default: str, what: str):
+    """``name`` or ``{name: ..., param: value}`` -> a mapping with a canonical ``name``."""
+    def check(value):
+        if value is None:
+            return {"name": default}
+        if isinstance(value, str):
+            value = {"name": value}
+            shorthand = True
+        else:
+            shorthand = False
+        if not isinstance(value, dict):
+            raise _fail(f"expected a name or a mapping with 'name', got {_a_kind(value)}")
+        value = dict(value)
+        if what == "optimizer" and "l2" in value:
+            raise _fail("l2 belongs under training, not training.optimizer", "l2")
+        name = value.get("name", default)
+        if not isinstance(name, str):
+            raise _fail(f"expected a name, got {_a_kind(name)} {name!r}", None if shorthand else "name")
+        try:
+            value["name"] = registry.name(name)
+        except ConfigError as e:
+            raise _fail(str(e), None if shorthand else "name") from None
+        return value
+    return check
+
+
+def _optimizer_models():
+    out = {}
+    for name, cls in OPTIMIZERS.items():
+        defaults = {"nesterov": True} if name == "nesterov" else None
+        out[name] = _parameter_model(name, cls, skip=("l2",), defaults=defaults,
+                                     doc=(cls.__doc__ or "").splitlines()[0])
+    return out
+
+
+def _schedule_models():
+    out = {}
+    for name, cls in SCHEDULES.items():
+        # cosine runs over the training's epochs unless told otherwise
+        defaults = {"epochs": None} if name == "cosine" else None
+        out[name] = _parameter_model(name, cls, defaults=defaults,
+                                     doc=(cls.__doc__ or name).splitlines()[0])
+    return out
+
+
+OPTIMIZER_MODELS = _optimizer_models()
+SCHEDULE_MODELS = _schedule_models()
+
+
+def _union(models: dict, registry, default: str, what: str):
+    members = tuple(Annotated[m, Tag(n)] for n, m in models.items())
+    return Annotated[Union[members], Discriminator(lambda v: v.get("name") if isinstance(v, dict)
+                                                     else getattr(v, "name", None)),
+                     BeforeValidator(_named(registry, default, what))]
+
+
+OptimizerConfig = _union(OPTIMIZER_MODELS, OPTIMIZERS, "adam", "optimizer")
+ScheduleConfig = _union(SCHEDULE_MODELS, SCHEDULES, "constant", "schedule")
+
+
+def _early_stopping(value):
+    if value is False:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"patience": value}  # the shorthand `early_stopping: 20`
+    return value
+
+
+class EarlyStoppingConfig(_Section):
+    """Stop when the monitored loss has not improved for ``patience`` epochs."""
+
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, allow_inf_nan=False,
+                             description="The least decrease that counts as an improvement.")
+
+
+class TrainingConfig(_Section):
+    """How to train: epochs, batches, optimizer, schedule, early stopping, seed, dtype."""
+
+    epochs: int = Field(100, ge=1, le=10_000_000, description="Passes over the training rows.")
+    batch_size: int = Field(32, ge=1, le=100_000_000, description="Samples per step (m).")
+    optimizer: OptimizerConfig = Field(OPTIMIZER_MODELS["adam"](), description="sgd, momentum,"
+                                       " nesterov or adam, by name or as {name: ..., lr: ...}.")
+    l2: float = Field(0.0, ge=0.0, allow_inf_nan=False, description="L2 penalty (l2/2) sum W^2"
+                      " on the weights (not biases or PReLU slopes).")
+    schedule: ScheduleConfig = Field(SCHEDULE_MODELS["constant"](), description="Learning-rate"
+                                     " schedule: constant, step, exponential or cosine.")
+    early_stopping: Annotated[EarlyStoppingConfig | None, BeforeValidator(_early_stopping)] = Field(
+        None, description="patience (and min_delta), or a number as the patience; the best"
+        " weights are restored.")
+    seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
+    dtype: Literal[DTYPES] = Field("float64", description="float64 or float32.")  # type: ignore[valid-type]
 
     @property
     def lr(self) -> float:
-        return float(self.optimizer_params.get("lr", 0.001))
+        return self.optimizer.lr
+
+    @property
+    def patience(self) -> int | None:
+        return None if self.early_stopping is None else self.early_stopping.patience
+
+    @property
+    def min_delta(self) -> float:
+        return 0.0 if self.early_stopping is None else self.early_stopping.min_delta
+
+    @model_validator(mode="after")
+    def _build(self):
+        for key, build in (("optimizer", self._optimizer), ("schedule", self._schedule)):
+            try:
+                build()
+            except ConfigError as e:
+                raise _fail(str(e), _key(key, e.key) if e.key else key) from None
+        return self
+
+    def _optimizer(self):
+        params = self.optimizer.model_dump()
+        return get_optimizer(params.pop("name"), l2=self.l2, **params)
+
+    def _schedule(self):
+        params = self.schedule.model_dump()
+        name = params.pop("name")
+        if "epochs" in params and params["epochs"] is None:
+            params["epochs"] = self.epochs
+        return get_schedule(name, **params)
 
 
-@dataclass(frozen=True)
-class OutputConfig:
-    model: Path = Path("model.npz")
-    history: Path | None = None    # None: beside the model, <model stem>.history.csv
+class OutputConfig(_Section):
+    """Where the model and its history go."""
+
+    model: Path | None = Field(None, description="The model file; default <config name>.npz in"
+                               " the working directory.")
+    history: Path | None = Field(None, description="The per-epoch history CSV; default beside"
+                                 " the model, <model stem>.history.csv.")
+
+    @field_validator("model", "history", mode="before")
+    @classmethod
+    def _path(cls, value, info: ValidationInfo):
+        if value is None:
+            return None
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise _fail(f"expected a file path, got {_a_kind(value)} {value!r}")
+        return Path(os.path.normpath(Path((info.context or {}).get("base", ".")) / value))
 
 
-@dataclass(frozen=True)
-class Config:
+def _loss(value):
+    if value == "auto":
+        return value
+    return _registry_name(LOSSES)(value)
+
+
+class Config(_Section):
     """A validated config. ``where(path)`` formats the place of a key for error messages."""
 
-    source: str
-    data: DataConfig = DataConfig()
-    network: NetworkConfig = NetworkConfig()
-    loss: str = "auto"
-    training: TrainingConfig = TrainingConfig()
-    output: OutputConfig = OutputConfig()
-    lines: dict = field(default_factory=dict, repr=False, compare=False)
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    data: DataConfig = Field(DataConfig(), description="The data.")
+    network: NetworkConfig = Field(NetworkConfig(), description="The network.")
+    loss: Annotated[str, BeforeValidator(_loss)] = Field(
+        "auto", description="auto (from the target), mse, binary_crossentropy or"
+        " categorical_crossentropy.", json_schema_extra={"enum": ["auto", *LOSSES.choices]})
+    training: TrainingConfig = Field(TrainingConfig(), description="Training.")
+    output: OutputConfig = Field(OutputConfig(), description="Outputs.")
+
+    _source: str = PrivateAttr("<config>")
+    _lines: dict = PrivateAttr(default_factory=dict)
+    _raw: dict = PrivateAttr(default_factory=dict)
+    _stem: str = PrivateAttr("model")
+    _base: Path = PrivateAttr(Path("."))
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     def where(self, *path) -> str:
         """``file, line N: a.b[2].c`` for the deepest part of ``path`` found in the file."""
-        return _where(self.source, self.lines, tuple(path), self.raw)
+        return _where(self._source, self._lines, tuple(path), self._raw)
 
     def error(self, path: tuple, message: str) -> ConfigError:
         return ConfigError(f"{self.where(*path)}: {message}")
 
     @property
+    def model_path(self) -> Path:
+        return self.output.model if self.output.model is not None else Path(f"{self._stem}.npz")
+
+    @property
     def history_path(self) -> Path:
         if self.output.history is not None:
             return self.output.history
-        return self.output.model.with_name(self.output.model.stem + ".history.csv")
+        model = self.model_path
+        return model.with_name(model.stem + ".history.csv")
 
     def with_overrides(self, *, epochs=None, lr=None, batch_size=None, seed=None, output=None) -> Config:
-        """The config with command-line overrides applied (already validated by the CLI)."""
-        t = self.training
-        params = dict(t.optimizer_params)
+        """The config with command-line overrides, validated again by the same schema."""
+        raw = _copy(self._raw)
+        training = raw.setdefault("training", {}) if isinstance(raw.get("training"), dict) else None
+        if training is None:
+            training = raw["training"] = {}
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
+            if value is not None:
+                training[key] = value
         if lr is not None:
-            params["lr"] = lr
-        t = replace(t, epochs=epochs or t.epochs, batch_size=batch_size or t.batch_size,
-                    seed=t.seed if seed is None else seed, optimizer_params=params)
-        out = self.output if output is None else OutputConfig(Path(output), None)
-        return replace(self, training=t, output=out)
+            opt = training.get("optimizer")
+            training["optimizer"] = ({**opt, "lr": lr} if isinstance(opt, dict)
+                                     else {"name": opt or "adam", "lr": lr})
+        cfg = _validate(raw, source=self._source, lines=self._lines, base=self._base, stem=self._stem)
+        if output is not None:
+            cfg = cfg.model_copy(update={"output": OutputConfig(model=Path(output))})
+            _keep_private(cfg, self, raw)
+        return cfg
 
     def to_dict(self) -> dict:
         """The resolved config in the file's schema, with absolute paths (kept in model files)."""
-        d, n, t = self.data, self.network, self.training
-
-        def path(p):
-            return None if p is None else str(Path(p).resolve())
-
-        return {
-            "data": {"train": path(d.train), "validation": path(d.validation), "test": path(d.test),
-                     "validation_split": d.validation_split, "test_split": d.test_split,
-                     "stratify": d.stratify, "target": list(d.target),
-                     "features": None if d.features is None else list(d.features),
-                     "delimiter": d.delimiter, "header": d.header, "standardize": d.standardize,
-                     "standardize_target": d.standardize_target},
-            "network": {"inputs": n.inputs, "init": n.init,
-                        "layers": [{k: v for k, v in vars(layer).items() if v is not None}
-                                   for layer in n.layers]},
-            "loss": self.loss,
-            "training": {"epochs": t.epochs, "batch_size": t.batch_size,
-                         "optimizer": {"name": t.optimizer, **t.optimizer_params}, "l2": t.l2,
-                         "schedule": {"name": t.schedule, **t.schedule_params},
-                         "early_stopping": None if t.patience is None else
-                         {"patience": t.patience, "min_delta": t.min_delta},
-                         "seed": t.seed, "dtype": t.dtype},
-            "output": {"model": path(self.output.model), "history": path(self.output.history)},
-        }
+        d = self.model_dump(mode="json")
+        for section, keys in (("data", ("train", "validation", "test")), ("output", ("model", "history"))):
+            for key in keys:
+                value = getattr(getattr(self, section), key)
+                d[section][key] = None if value is None else str(Path(value).resolve())
+        d["output"]["model"] = str(self.model_path.resolve())
+        d["network"]["layers"] = [{k: v for k, v in layer.items() if v is not None}
+                                  for layer in d["network"]["layers"]]
+        return d
 
     def build_optimizer(self):
-        return get_optimizer(self.training.optimizer, l2=self.training.l2,
-                             **self.training.optimizer_params)
+        return self.training._optimizer()
 
     def build_schedule(self):
-        params = dict(self.training.schedule_params)
-        if self.training.schedule == "cosine":
-            params.setdefault("epochs", self.training.epochs)
-        return get_schedule(self.training.schedule, **params)
+        return self.training._schedule()
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _keep_private(cfg: Config, like: Config, raw: dict) -> None:
+    cfg._source, cfg._lines, cfg._raw = like._source, like._lines, raw
+    cfg._stem, cfg._base = like._stem, like._base
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader, reading ``1e-3`` (no dot) as a number, as YAML 1.2 does."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def load(path: str | Path | None) -> Config:
@@ -191,8 +516,8 @@ def load(path: str | Path | None) -> Config:
 def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: str = "model") -> Config:
     """Validate YAML ``text``; relative paths in it are taken from ``base``."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -209,14 +534,162 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
     if not isinstance(data, dict):
         raise ConfigError(f"{source}, line 1: the config must be a mapping of sections"
                           f" (data, network, loss, training, output), got {_a_kind(data)}")
-    return _Reader(source, lines, base, stem).config(data)
+    return _validate(data, source=source, lines=lines, base=base, stem=stem)
 
 
 def from_dict(d: dict, *, source: str) -> Config:
     """Validate a config held as a dict (such as the one saved in a model file)."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source}: the config must be a mapping, got {_a_kind(d)}")
-    return _Reader(source, {}, Path("."), "model").config(d)
+    return _validate(d, source=source, lines={}, base=Path("."), stem="model")
+
+
+def _validate(data: dict, *, source: str, lines: dict, base: Path, stem: str) -> Config:
+    try:
+        cfg = Config.model_validate(data, context={"base": base})
+    except ValidationError as e:
+        loc, message = _message(e.errors()[0], data)
+        raise ConfigError(f"{_where(source, lines, loc, data)}: {message}") from None
+    cfg._source, cfg._lines, cfg._raw, cfg._stem, cfg._base = source, lines, data, stem, base
+    return cfg
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a config file (for editors: yaml-language-server)."""
+    schema = Config.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "nnctl config"
+    return schema
+
+
+# -- error messages ----------------------------------------------------------------------
+
+
+def _key(*parts) -> tuple:
+    return tuple(p for p in parts if p is not None)
+
+
+def _message(error: dict, data: dict) -> tuple[tuple, str]:
+    """``(key path, message)`` for one pydantic error, in nnctl's words."""
+    # the union's tag (optimizer and schedule name) is no key of the file
+    raw = error["loc"]
+    loc = tuple(p for i, p in enumerate(raw)
+                if not (i and raw[i - 1] in ("optimizer", "schedule") and p in _TAGS))
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "nnctl":
+        extra = ctx.get("key")
+        loc = loc + (extra if isinstance(extra, tuple) else (extra,) if extra is not None else ())
+        return loc, ctx["message"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1], data)
+        key = str(loc[-1])
+        if loc[:-1] and loc[-2] == "optimizer" and allowed:
+            name = _value_at(loc[:-1], data)
+            name = OPTIMIZERS.name(name.get("name", "adam")) if isinstance(name, dict) else "adam"
+            return loc, (f"optimizer '{name}' takes no parameter '{key}'; expected one of"
+                         f" {', '.join(allowed)}{did_you_mean(key, allowed)}")
+        return loc, (f"unknown key '{key}'{did_you_mean(key, allowed)}; expected one of"
+                     f" {', '.join(allowed)}")
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return loc, f"expected an integer, got {_a_kind(value)} {value!r}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return loc, f"expected a finite number, got {_a_kind(value)} {value!r}"
+    if kind == "bool_type":
+        return loc, f"expected true or false, got {_a_kind(value)} {value!r}"
+    if kind in ("string_type", "string_too_short"):
+        return loc, f"expected a non-empty string, got {_a_kind(value)} {value!r}"
+    if kind in ("tuple_type", "list_type"):
+        return loc, f"expected a list of {loc[-1]}, got {_a_kind(value)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        allowed = _fields_at(loc, data)
+        return loc, f"expected a mapping with keys {', '.join(allowed)}, got {_a_kind(value)}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return loc, (f"unknown '{value}'; expected one of {', '.join(choices)}"
+                     f"{did_you_mean(str(value), choices)}")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return loc, _range_message(loc, value)
+    return loc, f"{error['msg']}, got {_a_kind(value)} {value!r}"  # not seen in the corpus
+
+
+_TAGS = set(OPTIMIZER_MODELS) | set(SCHEDULE_MODELS)
+
+
+def _model_at(loc: tuple, data: dict):
+    """The section model that validates the mapping at ``loc`` (None if not a section)."""
+    model: Any = Config
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        model = _section_type(field.annotation, loc[:i + 1], data)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _section_type(annotation, loc, data):
+    for arg in _flatten(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            if "name" in arg.model_fields and typing.get_origin(arg.model_fields["name"].annotation) is Literal:
+                value = _value_at(loc, data)
+                name = value.get("name") if isinstance(value, dict) else value
+                registry = OPTIMIZERS if arg in OPTIMIZER_MODELS.values() else SCHEDULES
+                models = OPTIMIZER_MODELS if registry is OPTIMIZERS else SCHEDULE_MODELS
+                try:
+                    return models[registry.name(name or ("adam" if registry is OPTIMIZERS else "constant"))]
+                except ConfigError:
+                    return None
+            return arg
+    return None
+
+
+def _flatten(annotation):
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        return _flatten(args[0])
+    if not args:
+        return [annotation]
+    return [a for arg in args for a in _flatten(arg)]
+
+
+def _fields_at(loc: tuple, data: dict) -> list[str]:
+    model = _model_at(loc, data)
+    return [] if model is None else list(model.model_fields)
+
+
+def _value_at(loc: tuple, data: Any) -> Any:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _range_message(loc: tuple, value) -> str:
+    parent = _model_at(loc[:-1], {}) if loc else None
+    field = parent.model_fields.get(loc[-1]) if parent is not None else None
+    bounds = {}
+    for m in (field.metadata if field is not None else []):
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(m, name, None) is not None:
+                bounds[name] = getattr(m, name)
+    low = bounds.get("ge", bounds.get("gt"))
+    high = bounds.get("le", bounds.get("lt"))
+    if isinstance(value, int) and "gt" not in bounds and "lt" not in bounds:
+        if high is None:
+            return f"must be at least {low}, got {value}"
+        return f"must be from {low} to {high}, got {value}"
+    lo = "(" if "gt" in bounds else "["
+    hi = ")" if "lt" in bounds else "]"
+    return f"must be in {lo}{float(low) if low is not None else '-inf'}, " \
+           f"{float(high) if high is not None else 'inf'}{hi}, got {value}"
+
+
+# -- places in the file -------------------------------------------------------------------
 
 
 def _collect_lines(node, path: tuple, lines: dict, source: str) -> None:
@@ -250,9 +723,7 @@ def _where(source: str, lines: dict, path: tuple, raw: Any = None) -> str:
     # without the key, the default applies (a shorthand such as `- 3` for a layer is not).
     for depth in range(len(path) - 1, -1, -1):
         if path[:depth] in lines:
-            node = raw
-            for part in path[:depth]:
-                node = node[part] if isinstance(node, (dict, list)) else None
+            node = _value_at(path[:depth], raw)
             default = " (default)" if isinstance(node, dict) or node is None else ""
             return f"{source}, line {lines[path[:depth]]}: {_dotted(path)}{default}"
     return f"{source}: {_dotted(path)} (default)"
@@ -269,245 +740,7 @@ def _kind(value: Any) -> str:
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-class _Reader:
-    """Walks the parsed YAML, checking each key against what it may hold."""
-
-    def __init__(self, source: str, lines: dict, base: Path, stem: str) -> None:
-        self.source, self.lines, self.base, self.stem = source, lines, base, stem
-        self.raw: Any = None
-
-    def fail(self, path: tuple, message: str):
-        raise ConfigError(f"{_where(self.source, self.lines, path, self.raw)}: {message}")
-
-    def mapping(self, value, path: tuple, allowed: tuple[str, ...]) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping with keys {', '.join(allowed)}, got {_a_kind(value)}")
-        for key in value:
-            if key not in allowed:
-                self.fail(path + (key,), f"unknown key '{key}'{did_you_mean(str(key), allowed)};"
-                          f" expected one of {', '.join(allowed)}")
-        return value
-
-    def integer(self, m: dict, path: tuple, default, *, low=1, high=None, allow_none=False):
-        key = path[-1]
-        if key not in m or (m[key] is None and allow_none):
-            return default if key not in m else None
-        v = m[key]
-        if isinstance(v, bool) or not isinstance(v, int):
-            self.fail(path, f"expected an integer, got {_a_kind(v)} {v!r}")
-        if v < low or (high is not None and v > high):
-            self.fail(path, f"must be {'at least ' + str(low) if high is None else f'from {low} to {high}'}, got {v}")
-        return v
-
-    def number(self, m: dict, path: tuple, default, *, low=None, high=None, low_open=False,
-               high_open=False, allow_none=False):
-        key = path[-1]
-        if key not in m or (m[key] is None and allow_none):
-            return default if key not in m else None
-        v = m[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            self.fail(path, f"expected a finite number, got {_a_kind(v)} {v!r}")
-        if (low is not None and (v < low or (low_open and v == low))) or (
-                high is not None and (v > high or (high_open and v == high))):
-            lo = "(" if low_open else "["
-            hi = ")" if high_open else "]"
-            self.fail(path, f"must be in {lo}{low}, {'inf' if high is None else high}{hi}, got {v}")
-        return float(v)
-
-    def boolean(self, m: dict, path: tuple, default: bool) -> bool:
-        key = path[-1]
-        if key not in m:
-            return default
-        if not isinstance(m[key], bool):
-            self.fail(path, f"expected true or false, got {_a_kind(m[key])} {m[key]!r}")
-        return m[key]
-
-    def string(self, m: dict, path: tuple, default, *, choices=None, allow_none=False):
-        key = path[-1]
-        if key not in m or (m[key] is None and allow_none):
-            return default if key not in m else None
-        v = m[key]
-        if not isinstance(v, str) or not v:
-            self.fail(path, f"expected a non-empty string, got {_a_kind(v)} {v!r}")
-        if choices is not None and v not in choices:
-            self.fail(path, f"unknown '{v}'; expected one of {', '.join(choices)}{did_you_mean(v, choices)}")
-        return v
-
-    def path(self, m: dict, path: tuple, default):
-        v = self.string(m, path, default, allow_none=True)
-        return Path(os.path.normpath(self.base / v)) if isinstance(v, str) else v
-
-    def columns(self, m: dict, path: tuple, default):
-        """A column (name or 0-based index) or a list of them."""
-        key = path[-1]
-        if key not in m or m[key] is None:
-            return default
-        v = m[key]
-        items = v if isinstance(v, list) else [v]
-        if not items:
-            self.fail(path, "expected at least one column")
-        for i, item in enumerate(items):
-            where = path + (i,) if isinstance(v, list) else path
-            if isinstance(item, bool) or not isinstance(item, (str, int)) or (
-                    isinstance(item, int) and item < 0):
-                self.fail(where, f"expected a column name or a 0-based index, got {_a_kind(item)} {item!r}")
-        return tuple(items)
-
-    # -- sections ------------------------------------------------------------------
-
-    def config(self, d: dict) -> Config:
-        self.raw = d
-        d = self.mapping(d, (), ("data", "network", "loss", "training", "output"))
-        loss = self.string(d, ("loss",), "auto")
-        if loss != "auto":
-            try:
-                loss = get_loss(loss).name
-            except ConfigError as e:
-                self.fail(("loss",), str(e))
-        return Config(self.source, self.data(d.get("data")), self.network(d.get("network")), loss,
-                      self.training(d.get("training")), self.output(d.get("output")),
-                      lines=self.lines, raw=d)
-
-    def data(self, value) -> DataConfig:
-        p = ("data",)
-        m = self.mapping(value, p, ("train", "validation", "test", "validation_split", "test_split",
-                                    "stratify", "target", "features", "delimiter", "header",
-                                    "standardize", "standardize_target"))
-        defaults = DataConfig()
-        val = self.number(m, p + ("validation_split",), defaults.validation_split, low=0.0, high=1.0, high_open=True)
-        test = self.number(m, p + ("test_split",), defaults.test_split, low=0.0, high=1.0, high_open=True)
-        if val + test >= 1.0:
-            self.fail(p + ("test_split",), f"validation_split + test_split = {val + test:g} leaves no"
-                      " training rows; keep their sum below 1")
-        delimiter = self.string(m, p + ("delimiter",), ",")
-        if len(delimiter) != 1 and delimiter != "\\t":
-            self.fail(p + ("delimiter",), f"expected one character, got {delimiter!r}")
-        train = self.path(m, p + ("train",), DEFAULT_DATA)
-        if train is None:
-            self.fail(p + ("train",), "expected a CSV file path, got null")
-        target = self.columns(m, p + ("target",), defaults.target)
-        features = self.columns(m, p + ("features",), None)
-        return DataConfig(
-            train=train,
-            validation=self.path(m, p + ("validation",), None),
-            test=self.path(m, p + ("test",), None),
-            validation_split=val, test_split=test,
-            stratify=self.boolean(m, p + ("stratify",), True),
-            target=target, features=features,
-            delimiter="\t" if delimiter == "\\t" else delimiter,
-            header=self.boolean(m, p + ("header",), True),
-            standardize=self.string(m, p + ("standardize",), "zscore", choices=STANDARDIZE),
-            standardize_target=self.boolean(m, p + ("standardize_target",), True),
-        )
-
-    def network(self, value) -> NetworkConfig:
-        p = ("network",)
-        m = self.mapping(value, p, ("inputs", "layers", "init"))
-        inputs = self.integer(m, p + ("inputs",), None, allow_none=True)
-        init = self.string(m, p + ("init",), "auto", choices=INITIALIZERS.choices)
-        init = INITIALIZERS.name(init)
-        if "layers" not in m:
-            return NetworkConfig(inputs, NetworkConfig().layers, init)
-        raw = m["layers"]
-        if not isinstance(raw, list):
-            self.fail(p + ("layers",), f"expected a list of layers, got {_a_kind(raw)}")
-        if not raw:
-            self.fail(p + ("layers",), "a network needs at least one layer (the output layer)")
-        layers = []
-        for i, item in enumerate(raw):
-            lp = p + ("layers", i)
-            if isinstance(item, int) and not isinstance(item, bool):
-                item = {"units": item}
-            lm = self.mapping(item, lp, ("units", "activation", "alpha"))
-            last = i == len(raw) - 1
-            units = self.integer(lm, lp + ("units",), None, high=1_000_000, allow_none=last)
-            if units is None and not last:
-                self.fail(lp + ("units",), "missing; every layer but the output layer needs its units")
-            act = self.string(lm, lp + ("activation",), None, allow_none=True)
-            if act is not None:
-                try:
-                    a = get_activation(act)
-                except ConfigError as e:
-                    self.fail(lp + ("activation",), str(e))
-                if a.output_only and not last:
-                    self.fail(lp + ("activation",), f"'{a.name}' is only allowed in the output layer")
-                act = a.name
-            alpha = self.number(lm, lp + ("alpha",), None, allow_none=True)
-            if alpha is not None and (act is None or get_activation(act).alpha is None):
-                self.fail(lp + ("alpha",), f"activation '{act or 'relu'}' takes no alpha; only elu and prelu do")
-            if alpha is not None and act == "elu" and alpha <= 0:
-                self.fail(lp + ("alpha",), f"elu's alpha must be positive, got {alpha}")
-            layers.append(Layer(units, act, alpha))
-        return NetworkConfig(inputs, tuple(layers), init)
-
-    def training(self, value) -> TrainingConfig:
-        p = ("training",)
-        m = self.mapping(value, p, ("epochs", "batch_size", "optimizer", "l2", "schedule",
-                                    "early_stopping", "seed", "dtype"))
-        optimizer, opt_params = self.named(m, p + ("optimizer",), "adam", OPTIMIZERS)
-        opt_params.setdefault("lr", 0.001 if optimizer == "adam" else 0.01)
-        l2 = self.number(m, p + ("l2",), 0.0, low=0.0)
-        if "l2" in opt_params:
-            self.fail(p + ("optimizer", "l2"), "l2 belongs under training, not training.optimizer")
-        try:
-            get_optimizer(optimizer, l2=l2, **opt_params)
-        except ConfigError as e:
-            self.fail(p + ("optimizer",) + ((e.key,) if e.key else ()), str(e))
-        schedule, sched_params = self.named(m, p + ("schedule",), "constant", SCHEDULES)
-        try:
-            get_schedule(schedule, **({"epochs": 1} if schedule == "cosine" else {}), **sched_params)
-        except ConfigError as e:
-            self.fail(p + ("schedule",) + ((e.key,) if e.key else ()), str(e))
-        patience, min_delta = None, 0.0
-        es = m.get("early_stopping")
-        if es is not None and es is not False:
-            ep = p + ("early_stopping",)
-            if isinstance(es, int) and not isinstance(es, bool):
-                es = {"patience": es}
-            em = self.mapping(es, ep, ("patience", "min_delta"))
-            patience = self.integer(em, ep + ("patience",), 10)
-            min_delta = self.number(em, ep + ("min_delta",), 0.0, low=0.0)
-        seed = self.integer(m, p + ("seed",), 0, low=0)
-        return TrainingConfig(
-            epochs=self.integer(m, p + ("epochs",), 100, high=10_000_000),
-            batch_size=self.integer(m, p + ("batch_size",), 32, high=100_000_000),
-            optimizer=optimizer, optimizer_params=opt_params, l2=l2,
-            schedule=schedule, schedule_params=sched_params,
-            patience=patience, min_delta=min_delta, seed=seed,
-            dtype=self.string(m, p + ("dtype",), "float64", choices=DTYPES),
-        )
-
-    def named(self, m: dict, path: tuple, default: str, registry) -> tuple[str, dict]:
-        """``name`` or ``{name: ..., param: value, ...}``."""
-        key = path[-1]
-        if key not in m or m[key] is None:
-            return default, {}
-        v = m[key]
-        if isinstance(v, str):
-            v = {"name": v}
-        if not isinstance(v, dict):
-            self.fail(path, f"expected a name or a mapping with 'name', got {_a_kind(v)}")
-        shorthand = isinstance(m[key], str)
-        params = dict(v)
-        name = params.pop("name", default)
-        if not isinstance(name, str) or name.lower() not in registry:
-            choices = sorted(registry)
-            self.fail(path if shorthand else path + ("name",), f"unknown {key} '{name}'; expected"
-                      f" one of {', '.join(choices)}{did_you_mean(str(name), choices)}")
-        for k, val in params.items():
-            if isinstance(val, bool) and k != "nesterov":
-                self.fail(path + (k,), f"expected a number, got {val!r}")
-        return name.lower(), params
-
-    def output(self, value) -> OutputConfig:
-        p = ("output",)
-        m = self.mapping(value, p, ("model", "history"))
-        model = self.path(m, p + ("model",), None)
-        if model is None:
-            model = Path(f"{self.stem}.npz")  # the working directory, not the config's
-        return OutputConfig(model, self.path(m, p + ("history",), None))
+# -- the network a config describes, with the data's sizes ---------------------------------
 
 
 def resolve_network(cfg: Config, n_features: int | None, n_outputs: int | None, loss: str
@@ -560,3 +793,4 @@ def _check_memory(cfg: Config, sizes: list[int]) -> None:
         raise cfg.error(("network", "layers"), f"{n_params:,} parameters would need about"
                         f" {need / 2**30:.1f} GiB for training, more than half of this machine's"
                         f" {memory / 2**30:.0f} GiB; use smaller layers")
+

@@ -10,6 +10,7 @@ import numpy as np
 from .. import model_file, render
 from ..data.scaling import Scaler
 from ..data.table import Table, parse_table, read_table
+from ..errors import DataError
 from ..files import csv_text, write_text
 
 
@@ -36,14 +37,18 @@ def predict_text(model: model_file.Model, table: Table) -> str:
         cols = [table.index(int(c), "feature") for c in data["feature_columns"]]
     X = table.numbers(cols, net.dtype, "feature")
     X = Scaler.from_json(data["scaler"]).transform(X)
-    A = net.predict(X.T).T  # (m, n[L])
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, row by row
+        A = net.predict(X.T).T  # (m, n[L])
+    _check_finite(A, table, "the network's output")
     if data["task"] == "classification":
         P = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
         labels = np.asarray(data["classes"], dtype=object)[P.argmax(axis=1)]
         extra = [[lab, *map(_fmt, row)] for lab, row in zip(labels, P.tolist())]
     else:
         if data.get("target_scaler"):
-            A = Scaler.from_json(data["target_scaler"]).inverse(A)
+            with np.errstate(over="ignore"):
+                A = Scaler.from_json(data["target_scaler"]).inverse(A)
+            _check_finite(A, table, "the prediction in the target's units")
         extra = [list(map(_fmt, row)) for row in A.tolist()]
     d = table.delimiter
     names = [_csv_cell(n, d) for n in prediction_columns(model.metadata)]
@@ -58,6 +63,16 @@ def predict_text(model: model_file.Model, table: Table) -> str:
             e[0] = label[e[0]]
         out.append(line + d + d.join(e))
     return "\n".join(out) + "\n"
+
+
+def _check_finite(A, table: Table, what: str) -> None:
+    """Refuse to write a non-finite prediction: name the first row that has one."""
+    bad = ~np.isfinite(A).all(axis=1)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise DataError(f"{table.path}, line {table.row_line(r)}: {what} is not finite for this"
+                        f" row ({bad.sum()} row(s) in all); its features are far outside the"
+                        " range the model was trained on")
 
 
 def _csv_cell(value: str, delimiter: str) -> str:

@@ -67,7 +67,7 @@ class Session:
         self.optimizer = cfg.build_optimizer()
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
-        model_file.check_writable(cfg.output.model)
+        model_file.check_writable(cfg.model_path)
         model_file.check_writable(cfg.history_path)
 
     def train(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> Outcome:
@@ -91,7 +91,7 @@ class Session:
             raise
         results = self.evaluate()
         self._save(history, results, status="completed")
-        return Outcome(self.network, history, results, cfg.output.model, cfg.history_path)
+        return Outcome(self.network, history, results, cfg.model_path, cfg.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Loss and metrics on every split."""
@@ -104,10 +104,10 @@ class Session:
     def _save_partial(self, history: History, error: NnctlError) -> str:
         write_history(self.cfg.history_path, history)
         if history.best_epoch is None:
-            return f"no epoch finished, so no model was saved; history in {self.cfg.history_path}"
+            return f"so no model was saved; history in {self.cfg.history_path}"
         status = "interrupted" if isinstance(error, TrainingInterrupted) else "diverged"
         self._save(history, self.evaluate(), status=status)
-        return (f"saved the best model so far (epoch {history.best_epoch}) to {self.cfg.output.model}"
+        return (f"saved the best model so far (epoch {history.best_epoch}) to {self.cfg.model_path}"
                 f" and the history to {self.cfg.history_path}")
 
     def _save(self, history: History, results: dict, *, status: str) -> None:
@@ -123,7 +123,7 @@ class Session:
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
         state = self.optimizer.state() if status == "completed" else None
-        model_file.save(cfg.output.model, self.network, meta, state)
+        model_file.save(cfg.model_path, self.network, meta, state)
         write_history(cfg.history_path, history)
 
     def summary(self) -> dict:
@@ -142,17 +142,17 @@ class Session:
             "network": describe(net.sizes, net.activations),
             "params": net.n_params,
             "dtype": net.dtype.name,
-            "optimizer": self.cfg.training.optimizer,
+            "optimizer": self.cfg.training.optimizer.name,
             "lr": self.cfg.training.lr,
             "epochs": self.cfg.training.epochs,
             "batch_size": self.cfg.training.batch_size,
             "l2": self.cfg.training.l2,
-            "schedule": self.cfg.training.schedule,
+            "schedule": self.cfg.training.schedule.name,
             "patience": self.cfg.training.patience,
             "standardize": prep.scaler.method,
             "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
             "warnings": net.warnings,
-            "model": str(self.cfg.output.model),
+            "model": str(self.cfg.model_path),
         }
 
 

@@ -71,33 +71,14 @@ def evaluate(network: Network, X: Array, Y: Array) -> tuple[float, dict[str, flo
     if X.shape[1] == 0:
         raise DataError("cannot evaluate on 0 samples")
     Z, A = network.outputs(X, logits=network.loss.fused)
-    stats = _Stats(network, Y)
-    stats.add(A, Y)
-    return network.loss.value(Z, A, Y), stats.result("")
+    return network.loss.value(Z, A, Y), _metrics(network, A, Y, "")
 
 
-class _Stats:
-    """Running accuracy, or running squared errors for R^2 and MSE."""
-
-    def __init__(self, network: Network, Y: Array) -> None:
-        self.classifier = is_classifier(network)
-        self.Y = Y
-        self.count = 0
-        self.correct = 0
-        self.sse = np.zeros(Y.shape[0])
-
-    def add(self, A: Array, Yb: Array) -> None:
-        self.count += A.shape[1]
-        if self.classifier:
-            self.correct += metrics.correct(A, Yb)
-        else:
-            self.sse += metrics.squared_errors(A, Yb)
-
-    def result(self, prefix: str) -> dict[str, float]:
-        if self.classifier:
-            return {f"{prefix}accuracy": self.correct / self.count}
-        return {f"{prefix}r2": metrics.r2_from_sums(self.sse, self.Y),
-                f"{prefix}mse": float(self.sse.sum() / (self.count * self.Y.shape[0]))}
+def _metrics(network: Network, A: Array, Y: Array, prefix: str) -> dict[str, float]:
+    """Accuracy of a classifier's outputs ``A`` against ``Y``, or R^2 and MSE of a regressor's."""
+    if is_classifier(network):
+        return {f"{prefix}accuracy": metrics.accuracy(A, Y)}
+    return {f"{prefix}r2": metrics.r2(A, Y), f"{prefix}mse": metrics.mse(A, Y)}
 
 
 # Overflow is detected by the loop and reported as TrainingDiverged, not as numpy warnings.
@@ -243,9 +224,7 @@ class _Steps:
             Z, A = out, network.layers[-1].activation.f(out)
         else:
             Z, A = None, out
-        stats = _Stats(network, Y)
-        stats.add(A, Y)
-        return network.loss.value(Z, A, Y), stats.result("train_")
+        return network.loss.value(Z, A, Y), _metrics(network, A, Y, "train_")
 
     def replay(self, order: NDArray, theta: Array, state: dict) -> tuple[str, tuple[int, str] | None]:
         """Rerun the epoch from its start, checking every step, to find where it broke."""

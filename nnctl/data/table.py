@@ -222,6 +222,10 @@ class Table:
         raise DataError(f"{self.path}, line 1: no {what} column '{column}'{did_you_mean(column, self.columns)};"
                         f" the columns are {shown}")
 
+    def row_line(self, row: int) -> int:
+        """The line in the file of data row ``row`` (0-based)."""
+        return self.lines[row]
+
     def place(self, row: int, col: int) -> str:
         return f"{self.path}, line {self.lines[row]}, column '{self.columns[col]}'"
 

@@ -76,7 +76,7 @@ CONFIG = [
                 ["network.layers", "expected a list of layers, got an integer"]),
     config_case("wrong type: header", "data:\n  header: maybe\n", ["data.header", "expected true or false"]),
     config_case("wrong type: lr", "training:\n  optimizer: {name: sgd, lr: fast}\n",
-                ["training.optimizer.lr", "lr must be a finite number"]),
+                ["line 4: training.optimizer.lr", "expected a finite number, got a string 'fast'"]),
     config_case("negative units", "network:\n  layers:\n    - units: -3\n    - 1\n",
                 ["line 5: network.layers[0].units", "must be from 1 to"]),
     config_case("zero units", "network:\n  layers:\n    - units: 0\n    - 1\n", ["network.layers[0].units"]),
