@@ -93,7 +93,8 @@ def _columns(value):
     return tuple(items)
 
 
-Columns = Annotated[Union[tuple[Union[str, int], ...], None], BeforeValidator(_columns)]
+Columns = Annotated[Union[tuple[Union[str, int], ...], None], BeforeValidator(
+    _columns, json_schema_input_type=Union[str, int, list[Union[str, int]], None])]
 
 
 def _delimiter(value):
@@ -195,7 +196,8 @@ class NetworkConfig(_Section):
 
     inputs: int | None = Field(None, ge=1, le=MAX_UNITS, description="n[0]; default: the number"
                                " of feature columns.")
-    layers: Annotated[tuple[Annotated[LayerConfig, BeforeValidator(_layer)], ...],
+    layers: Annotated[tuple[Annotated[LayerConfig, BeforeValidator(
+        _layer, json_schema_input_type=Union[int, LayerConfig])], ...],
                       BeforeValidator(_layers)] = Field(
         (LayerConfig(units=3, activation="tanh"), LayerConfig(units=2, activation="tanh"),
          LayerConfig()),
@@ -290,9 +292,12 @@ SCHEDULE_MODELS = _schedule_models()
 
 def _union(models: dict, registry, default: str, what: str):
     members = tuple(Annotated[m, Tag(n)] for n, m in models.items())
-    return Annotated[Union[members], Discriminator(lambda v: v.get("name") if isinstance(v, dict)
-                                                     else getattr(v, "name", None)),
-                     BeforeValidator(_named(registry, default, what))]
+    union = Union[members]
+    # In a file: a name (or alias), or a mapping {name: ..., param: value}.
+    written = Union[(Literal[tuple(registry.choices)], *models.values(), None)]
+    return Annotated[union, Discriminator(lambda v: v.get("name") if isinstance(v, dict)
+                                          else getattr(v, "name", None)),
+                     BeforeValidator(_named(registry, default, what), json_schema_input_type=written)]
 
 
 OptimizerConfig = _union(OPTIMIZER_MODELS, OPTIMIZERS, "adam", "optimizer")
@@ -326,7 +331,9 @@ class TrainingConfig(_Section):
                       " on the weights (not biases or PReLU slopes).")
     schedule: ScheduleConfig = Field(SCHEDULE_MODELS["constant"](), description="Learning-rate"
                                      " schedule: constant, step, exponential or cosine.")
-    early_stopping: Annotated[EarlyStoppingConfig | None, BeforeValidator(_early_stopping)] = Field(
+    early_stopping: Annotated[EarlyStoppingConfig | None, BeforeValidator(
+        _early_stopping, json_schema_input_type=Union[int, Literal[False], EarlyStoppingConfig, None]
+    )] = Field(
         None, description="patience (and min_delta), or a number as the patience; the best"
         " weights are restored.")
     seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
@@ -562,6 +569,77 @@ def json_schema() -> dict:
     return schema
 
 
+def reference_markdown() -> str:
+    """The README's config reference: every key with its default and description, as YAML.
+
+    Generated from the schema (``python -m nnctl.config`` prints it); a test checks that
+    README.md holds exactly this text.
+    """
+    lines = ["```yaml"]
+    _reference(Config, Config(), 0, lines)
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_value(value) -> str:
+    if isinstance(value, Path):
+        try:
+            return str(value.relative_to(ROOT))
+        except ValueError:
+            return str(value)
+    if isinstance(value, BaseModel):
+        items = {k: v for k, v in value.model_dump().items() if v is not None}
+        return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in items.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"' if value in (",", "\t") or not value.isidentifier() and not \
+            value.replace("_", "").isalnum() else value
+    return repr(value)
+
+
+def _line(indent: int, key: str, value: str, comment: str) -> str:
+    text = f"{'  ' * indent}{key}:{(' ' + value) if value else ''}"
+    return f"{text:<34}# {comment}" if comment else text
+
+
+def _reference(model: type[BaseModel], value: BaseModel, indent: int, lines: list[str]) -> None:
+    for key, field in model.model_fields.items():
+        current = getattr(value, key)
+        comment = field.description or ""
+        if isinstance(current, BaseModel) and key in ("optimizer", "schedule"):
+            models = OPTIMIZER_MODELS if key == "optimizer" else SCHEDULE_MODELS
+            lines.append(_line(indent, key, "", comment))
+            _reference(type(current), current, indent + 1, lines)
+            for name, other in models.items():
+                if name != current.name:
+                    params = {k: v for k, v in other().model_dump().items() if k != "name"}
+                    shown = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in params.items())
+                    lines.append(f"{'  ' * (indent + 1)}# or {name}" + (f": {{{shown}}}" if shown else ""))
+        elif isinstance(current, BaseModel):
+            lines.append(_line(indent, key, "", comment))
+            _reference(type(current), current, indent + 1, lines)
+        elif key == "layers":
+            lines.append(_line(indent, key, "", comment))
+            for layer in current:
+                lines.append(f"{'  ' * (indent + 1)}- {_yaml_value(layer)}")
+            for k, f in LayerConfig.model_fields.items():
+                lines.append(f"{'  ' * (indent + 1)}# {k}: {f.description}")
+        elif key == "early_stopping":
+            shown = _yaml_value(EarlyStoppingConfig())
+            lines.append(_line(indent, key, "null", f"{comment} For example {shown}."))
+        else:
+            lines.append(_line(indent, key, _yaml_value(current), comment))
+        if indent == 0:
+            lines.append("")
+    if indent == 0 and lines[-1] == "":
+        lines.pop()
+
+
 # -- error messages ----------------------------------------------------------------------
 
 
@@ -794,3 +872,6 @@ def _check_memory(cfg: Config, sizes: list[int]) -> None:
                         f" {need / 2**30:.1f} GiB for training, more than half of this machine's"
                         f" {memory / 2**30:.0f} GiB; use smaller layers")
 
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
