@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from nnctl.cli import main
+
+# CI draws the same hypothesis examples every run (no luck either way); a developer's run
+# explores new ones. `.ci/run` runs with CI=true.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 class Run:

@@ -54,13 +54,12 @@ def test_yaml_is_read_with_the_safe_loader_only():
     # nnctl's loader is SafeLoader plus one resolver (numbers such as 1e-3), nothing else.
     assert config._Loader.__mro__[1] is yaml.SafeLoader
     assert config._Loader.yaml_constructors is yaml.SafeLoader.yaml_constructors
-    used = 0
-    for f, node in list(calls("load")) + list(calls("compose")) + list(calls("load_all")):
-        if isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "yaml":
-            loader = {k.arg: k.value for k in node.keywords}.get("Loader")
-            assert loader is not None and ast.unparse(loader) in ("yaml.SafeLoader", "_Loader"), f
-            used += 1
-    assert used >= 2  # compose (for the lines) and load
+    uses = [(f, node) for f, node in list(calls("load")) + list(calls("compose")) + list(calls("load_all"))
+            if isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "yaml"]
+    assert len(uses) >= 2  # compose (for the lines) and load
+    for f, node in uses:
+        loader = {k.arg: k.value for k in node.keywords}.get("Loader")
+        assert loader is not None and ast.unparse(loader) in ("yaml.SafeLoader", "_Loader"), f
 
 
 def test_a_yaml_python_tag_is_refused_and_not_run(cli, tmp_path):

@@ -162,9 +162,10 @@ def test_same_config_and_seed_give_identical_models(cli, tmp_path):
     for name in ("a.npz", "b.npz"):
         assert cli("train", CONFIGS / "breast_cancer.yaml", "--epochs", "5", "-o", name).code == 0
     a, b = load_arrays(tmp_path / "a.npz"), load_arrays(tmp_path / "b.npz")
-    for key in a:
-        if key != "metadata":
-            assert_array_equal(a[key], b[key], err_msg=key)
+    arrays = [key for key in a if key != "metadata"]
+    assert "W1" in arrays and sorted(arrays) == sorted(k for k in b if k != "metadata")
+    for key in arrays:
+        assert_array_equal(a[key], b[key], err_msg=key)
     cli("train", CONFIGS / "breast_cancer.yaml", "--epochs", "5", "--seed", "1", "-o", "c.npz")
     assert not np.array_equal(load_arrays(tmp_path / "c.npz")["W1"], a["W1"])
 
