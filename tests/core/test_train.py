@@ -181,3 +181,15 @@ def test_ctrl_c_keeps_best_weights_and_history():
     assert e.value.epoch == 4 and len(history.records) == 3
     best = history.records[history.best_epoch - 1].val_loss
     assert evaluate(net, Xv, Yv)[0] == pytest.approx(best, rel=1e-12)
+
+
+def test_accuracy_counts_a_tie_as_predict_labels_it():
+    """A uniform softmax output is class 0 for predict (argmax), so not 'right' for every
+    class; a logistic output of exactly 0.5 is class 0 too."""
+    from nnctl.core.metrics import accuracy
+
+    Y = np.eye(4)[:, [0, 1, 2, 3]]
+    assert accuracy(np.full((4, 4), 0.25), Y) == 0.25  # was 1.0: every tie counted as right
+    A = np.array([[0.1, 0.5, 0.4, 0.5], [0.9, 0.5, 0.6, 0.5]])  # ties in columns 1 and 3
+    assert accuracy(A, np.eye(2)[:, [1, 0, 1, 1]]) == 0.75
+    assert accuracy(np.array([[0.5, 0.7, 0.2]]), np.array([[0.0, 1.0, 1.0]])) == 2 / 3
