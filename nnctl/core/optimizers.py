@@ -107,8 +107,11 @@ class Adam(Optimizer):
     """Adam (Kingma and Ba), bias correction folded into the step size.
 
     The moments are kept as ``M = m / (1 - beta1)`` and ``V = v / (1 - beta2)``, so that
-    ``M = beta1 M + g`` and ``V = beta2 V + g^2`` need no scaling pass; the update is the
-    paper's, rearranged: ``lr_t m / (sqrt(v) + eps) = c M / (sqrt(V) + eps / sqrt(1 - beta2))``.
+    ``M = beta1 M + g`` and ``V = beta2 V + g^2`` need no scaling pass. The update is the
+    form of the paper's section 2 (epsilon-hat, as scikit-learn and Keras use), rearranged:
+    ``lr_t m / (sqrt(v) + eps) = c M / (sqrt(V) + eps / sqrt(1 - beta2))`` with
+    ``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``. That is PyTorch's (Algorithm 1's)
+    update with ``eps / sqrt(1 - beta2^t)`` for its eps (docs/notation.md, Optimizers).
     ``state()`` returns ``M``, ``V`` and the step count ``t``.
     """
 
