@@ -100,9 +100,42 @@ Columns = Annotated[Union[tuple[Union[str, int], ...], None], BeforeValidator(
 def _delimiter(value):
     if value == "\\t":
         return "\t"
-    if isinstance(value, str) and len(value) != 1:
-        raise _fail(f"expected one character (or \\t for a tab), got {value!r}")
+    if isinstance(value, str) and len(value) != 1 and value != "auto":
+        raise _fail(f"expected one character (or \\t for a tab, or auto), got {value!r}")
     return value
+
+
+class ColumnConfig(_Section):
+    """How to read one feature column (overrides what is inferred)."""
+
+    type: Literal["auto", "numeric", "categorical", "boolean", "date", "drop"] = Field(
+        "auto", description="auto infers it; drop leaves the column out.")
+    impute: Literal["median", "mean", "most_frequent", "missing"] | None = Field(
+        None, description="How missing cells are filled (numbers: median or mean; categories:"
+        " most_frequent, or missing as a category of its own).")
+    indicator: bool | None = Field(None, description="Add a 0/1 column <name>_missing.")
+    max_categories: int | None = Field(None, ge=1, le=100_000, description="Keep this many"
+                                       " most frequent categories; the rest become (other).")
+
+    @model_validator(mode="after")
+    def _impute_fits(self):
+        numeric = {"median", "mean"}
+        if self.impute is not None and self.type in ("numeric", "date") and self.impute not in numeric:
+            raise _fail(f"a {self.type} column is imputed with median or mean, not {self.impute}",
+                        "impute")
+        if self.impute is not None and self.type == "categorical" and self.impute in numeric:
+            raise _fail(f"a categorical column is imputed with most_frequent or missing, not"
+                        f" {self.impute}", "impute")
+        return self
+
+
+class ImputeConfig(_Section):
+    """The default imputation of missing cells, by column type."""
+
+    numeric: Literal["median", "mean"] = Field("median", description="Numbers: the training"
+                                               " median or mean.")
+    categorical: Literal["most_frequent", "missing"] = Field(
+        "most_frequent", description="Categories: the most frequent, or a (missing) category.")
 
 
 class DataConfig(_Section):
@@ -124,12 +157,32 @@ class DataConfig(_Section):
     features: Columns = Field(None, description="Feature columns; default: every column that"
                               " is not a target.")
     delimiter: Annotated[str, BeforeValidator(_delimiter)] = Field(
-        ",", description="Field separator: one character, or \\t.")
+        "auto", description="Field separator: auto (sniffed; tab for .tsv), one character, or \\t.")
+    encoding: str = Field("utf-8", min_length=1, description="Text encoding of the files"
+                          " (utf-8 with or without BOM; for example latin-1).")
+    na_values: tuple[str, ...] = Field((), description="Cell texts that mean missing, besides"
+                                       " pandas' own (empty, NA, NaN, null, None, ...).")
+    columns: dict[str, ColumnConfig] = Field({}, description="Per feature column: type,"
+                                             " impute, indicator, max_categories.")
+    impute: ImputeConfig = Field(ImputeConfig(), description="Default imputation by type.")
+    missing_indicator: bool = Field(False, description="Add a <name>_missing column for every"
+                                    " feature column that had missing cells in training.")
+    max_categories: int = Field(50, ge=1, le=100_000, description="Categories kept per text"
+                                " column (the most frequent; the rest become (other)).")
     header: bool = Field(True, description="Whether the first line names the columns.")
     standardize: Literal["zscore", "minmax", "none"] = Field(
         "zscore", description="Feature scaling, fitted on the training rows.")
     standardize_target: bool = Field(True, description="z-score a regression target (losses"
                                      " are then on that scale; predictions in the file's units).")
+
+    @field_validator("na_values", mode="before")
+    @classmethod
+    def _na_values(cls, value):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, list):
+            return tuple(str(v) for v in value)
+        return value
 
     @field_validator("train", "validation", "test", mode="before")
     @classmethod
@@ -401,6 +454,8 @@ class Config(_Section):
 
     data: DataConfig = Field(DataConfig(), description="The data.")
     network: NetworkConfig = Field(NetworkConfig(), description="The network.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: from the loss, else from the target column.")
     loss: Annotated[str, BeforeValidator(_loss)] = Field(
         "auto", description="auto (from the target), mse, binary_crossentropy or"
         " categorical_crossentropy.", json_schema_extra={"enum": ["auto", *LOSSES.choices]})

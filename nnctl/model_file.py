@@ -23,7 +23,7 @@ from .files import atomic_write
 from .core.network import Network
 
 FORMAT = "nnctl-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: feature steps (types, imputation, categories) in data.preprocess
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Model:
     network: Network
     metadata: dict
     optimizer_state: dict
+    #: where it was read from (for messages)
+    path: str = "the model"
 
 
 def network_metadata(network: Network) -> dict:
@@ -124,7 +126,7 @@ def load(path: str | Path) -> Model:
         raise ModelFileError(f"{name}: inconsistent model ({e}); retrain it") from None
     if not np.isfinite(network.theta).all():
         raise ModelFileError(f"{name}: holds non-finite parameters; retrain it")
-    return Model(network, meta, optimizer_state)
+    return Model(network, meta, optimizer_state, name)
 
 
 def _metadata(value: np.ndarray, name: str) -> dict:
@@ -143,6 +145,10 @@ def _metadata(value: np.ndarray, name: str) -> dict:
         raise ModelFileError(f"{name}: model format version {version} is newer than this nnctl reads"
                              f" (up to {FORMAT_VERSION}); it was written by nnctl"
                              f" {meta.get('nnctl_version', '?')}: upgrade nnctl to load it")
+    if version < FORMAT_VERSION:
+        raise ModelFileError(f"{name}: model format version {version} was written by nnctl"
+                             f" {meta.get('nnctl_version', '?')}, before models kept their feature"
+                             " steps; retrain it with this nnctl")
     if not isinstance(meta.get("network"), dict):
         raise ModelFileError(f"{name}: not an nnctl model (no network description)")
     return meta

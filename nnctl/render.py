@@ -51,9 +51,16 @@ def summary(info: dict) -> None:
     rows = info["rows"]
     t.add_row("config", Text(info["config"]))
     t.add_row("data", Text(info["data"]))
-    t.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items()))
-    feats = info["features"]
-    t.add_row("features", Text(f"{len(feats)}: " + ", ".join(feats[:8]) + (" ..." if len(feats) > 8 else "")))
+    dropped_rows = info.get("dropped_rows") or 0
+    t.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items())
+              + (f"; {dropped_rows:,} without a target left out" if dropped_rows else ""))
+    columns = info.get("columns") or info["features"]
+    shown = ", ".join(columns[:8]) + (f", ... ({len(columns) - 8} more)" if len(columns) > 8 else "")
+    encoded = info.get("encoded", len(columns))
+    t.add_row("features", Text(f"{len(columns)}: {shown}"
+                               + (f"; {encoded} inputs encoded" if encoded != len(columns) else "")))
+    for name, why in (info.get("dropped_columns") or {}).items():
+        t.add_row("", Text(f"{name}: not used ({why})"))
     target = ", ".join(info["target"])
     if info["task"] == "classification":
         classes = info["classes"]

@@ -8,10 +8,12 @@ import sys
 import numpy as np
 
 from .. import model_file, render
+from ..data.columns import Preprocessor
+from ..data.prepare import frame_for_model
+from ..data.read import Frame
 from ..data.scaling import Scaler
-from ..data.table import Table, parse_table, read_table
 from ..errors import DataError
-from ..files import csv_text, write_text
+from ..files import write_text
 
 
 def prediction_columns(meta: dict) -> list[str]:
@@ -23,23 +25,17 @@ def prediction_columns(meta: dict) -> list[str]:
     return [f"predicted_{t}" for t in data["target"]]
 
 
-def predict_text(model: model_file.Model, table: Table) -> str:
-    """The input rows plus prediction columns, as CSV text with a header row.
+def predict_text(model: model_file.Model, frame: Frame) -> tuple[str, list[str]]:
+    """The input rows plus prediction columns, as CSV text with a header row; and warnings.
 
     Rows that are plain lines in the file are copied as they are; otherwise (quoted
-    fields) they are written back through the csv module.
+    fields) the table is written back by pandas (numbers in pandas' form).
     """
     data = model.metadata["data"]
-    net = model.network
-    if table.header:
-        cols = [table.index(f, "feature") for f in data["features"]]
-    else:
-        cols = [table.index(int(c), "feature") for c in data["feature_columns"]]
-    X = table.numbers(cols, net.dtype, "feature")
-    X = Scaler.from_json(data["scaler"]).transform(X)
+    X, warnings = model_inputs(model, frame)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, row by row
-        A = net.predict(X.T).T  # (m, n[L])
-    _check_finite(A, table, "the network's output")
+        A = model.network.predict(X.T).T  # (m, n[L])
+    _check_finite(A, frame, "the network's output")
     if data["task"] == "classification":
         P = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
         labels = np.asarray(data["classes"], dtype=object)[P.argmax(axis=1)]
@@ -48,29 +44,50 @@ def predict_text(model: model_file.Model, table: Table) -> str:
         if data.get("target_scaler"):
             with np.errstate(over="ignore"):
                 A = Scaler.from_json(data["target_scaler"]).inverse(A)
-            _check_finite(A, table, "the prediction in the target's units")
+            _check_finite(A, frame, "the prediction in the target's units")
         extra = [list(map(_fmt, row)) for row in A.tolist()]
-    d = table.delimiter
-    names = [_csv_cell(n, d) for n in prediction_columns(model.metadata)]
-    lines = table.data_lines()
+    d = frame.delimiter
+    names = prediction_columns(model.metadata)
+    lines = frame.raw_lines
     if lines is None or d in "0123456789.+-eEinfa":
-        return csv_text(table.columns + prediction_columns(model.metadata),
-                        [list(r) + e for r, e in zip(table.cells.tolist(), extra)], d)
+        out = frame.df.copy()
+        for j, name in enumerate(names):
+            out[name] = [row[j] for row in extra]
+        return out.to_csv(sep=d, index=False, header=frame.header or True, na_rep="",
+                          lineterminator="\n"), warnings
     label = {c: _csv_cell(c, d) for c in data.get("classes") or []}
-    out = [(table.header_line() if table.header else d.join(table.columns)) + d + d.join(names)]
+    header = frame.header_text if frame.header else d.join(frame.columns)
+    text = [header + d + d.join(_csv_cell(n, d) for n in names)]
     for line, e in zip(lines, extra):
         if label:
             e[0] = label[e[0]]
-        out.append(line + d + d.join(e))
-    return "\n".join(out) + "\n"
+        text.append(line + d + d.join(e))
+    return "\n".join(text) + "\n", warnings
 
 
-def _check_finite(A, table: Table, what: str) -> None:
+def model_inputs(model: model_file.Model, frame: Frame) -> tuple[np.ndarray, list[str]]:
+    """``X: (m, n[0])`` for ``frame``'s rows, as training saw its own; and warnings."""
+    data = model.metadata["data"]
+    preprocessor = Preprocessor.from_json(data["preprocess"], model.path)
+    if not frame.header:  # columns are positions: name them as training did
+        for name in preprocessor.names:
+            frame.column(name, "feature")
+    X, unseen = preprocessor.transform(frame, model.network.dtype)
+    if X.shape[1] != model.network.sizes[0]:
+        raise DataError(f"{model.path}: its feature steps give {X.shape[1]} inputs but its network"
+                        f" takes {model.network.sizes[0]}; retrain it")
+    X = Scaler.from_json(data["scaler"]).transform(X)
+    warnings = [f"{frame.path}: {count} row(s) of column '{column}' hold a category the model"
+                " never saw; they are encoded as all zeros" for column, count in unseen.items()]
+    return X, warnings
+
+
+def _check_finite(A, frame: Frame, what: str) -> None:
     """Refuse to write a non-finite prediction: name the first row that has one."""
     bad = ~np.isfinite(A).all(axis=1)
     if bad.any():
         r = int(np.argmax(bad))
-        raise DataError(f"{table.path}, line {table.row_line(r)}: {what} is not finite for this"
+        raise DataError(f"{frame.path}, {frame.line(r)}: {what} is not finite for this"
                         f" row ({bad.sum()} row(s) in all); its features are far outside the"
                         " range the model was trained on")
 
@@ -89,14 +106,14 @@ def _fmt(x) -> str:
 def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
     """``nnctl predict``: the input rows plus prediction columns, to ``output`` or stdout."""
     loaded = model_file.load(model)
-    meta = loaded.metadata.get("data", {})
-    options = {"delimiter": meta.get("delimiter", ","), "header": meta.get("header", True),
-               "what": "input"}
+    data = loaded.metadata["data"]
     if csv == "-":
-        table = parse_table(sys.stdin.buffer.read(), "<stdin>", **options)
+        frame = frame_for_model("<stdin>", data, raw=sys.stdin.buffer.read())
     else:
-        table = read_table(csv, **options)
-    text = predict_text(loaded, table)
+        frame = frame_for_model(csv, data)
+    text, warnings = predict_text(loaded, frame)
+    for warning in warnings:
+        render.warning(warning)
     if output:
         write_text(output, text)
     else:

@@ -24,7 +24,7 @@ def network_shape(cfg: Config) -> tuple[list[int], list[str]]:
         sizes, acts, _ = resolve_network(cfg, None, None, loss)
     else:
         prep = prepare_data(cfg)
-        sizes, acts, _ = resolve_network(cfg, len(prep.features),
+        sizes, acts, _ = resolve_network(cfg, len(prep.encoded),
                                          output_size(prep.target, prep.loss), prep.loss)
     return sizes, acts
 

@@ -48,7 +48,7 @@ class Session:
         self.prep = prepare_data(cfg, saved=saved)
         if resume is not None:
             net = resume.network
-            sizes, acts, _ = resolve_network(cfg, len(self.prep.features),
+            sizes, acts, _ = resolve_network(cfg, len(self.prep.encoded),
                                              output_size(self.prep.target, self.prep.loss), self.prep.loss)
             if sizes != net.sizes or acts != net.activations:
                 raise ConfigError(
@@ -61,7 +61,7 @@ class Session:
             self.network = net
             self.start_epoch = int(resume.metadata.get("training", {}).get("epochs_run", 0))
         else:
-            self.network = build_network(cfg, len(self.prep.features),
+            self.network = build_network(cfg, len(self.prep.encoded),
                                          output_size(self.prep.target, self.prep.loss), self.prep.loss)
             self.start_epoch = 0
         self.optimizer = cfg.build_optimizer()
@@ -134,6 +134,10 @@ class Session:
             "data": str(self.cfg.data.train),
             "rows": {k: s.m for k, s in prep.splits.items()},
             "features": prep.features,
+            "columns": [_describe_column(c) for c in prep.preprocessor.columns],
+            "dropped_columns": prep.preprocessor.dropped,
+            "encoded": len(prep.encoded),
+            "dropped_rows": prep.dropped_rows,
             "target": prep.target.names,
             "task": prep.target.kind,
             "classes": prep.target.classes,
@@ -151,9 +155,20 @@ class Session:
             "patience": self.cfg.training.patience,
             "standardize": prep.scaler.method,
             "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
-            "warnings": net.warnings,
+            "warnings": prep.warnings + net.warnings,
             "model": str(self.cfg.model_path),
         }
+
+
+def _describe_column(c) -> str:
+    """``island (categorical, 3)``: a feature column as the summary shows it."""
+    if c.type == "categorical":
+        kind = f"categorical, {len(c.categories)}"
+    elif c.type == "date":
+        kind = "date: " + ", ".join(c.parts)
+    else:
+        kind = c.type
+    return f"{c.name} ({kind})"
 
 
 def write_history(path: Path, history: History) -> None:

@@ -1,18 +1,26 @@
-"""A config's data, ready for the network: read, encoded, split and standardized."""
+"""A config's data, ready for the network: read, split, imputed, encoded and standardized.
+
+The order matters: rows without a target are dropped first (and counted), then the rows
+are split (stratified for classes), and only then are the preprocessing steps and the
+scaler fitted, on the training rows alone, so that nothing of the validation and test
+rows leaks into the model.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import DataError
+from .columns import Preprocessor
+from .read import Frame, read_table
 from .scaling import Scaler
 from .split import split_indices
-from .table import Table, read_table
-from .target import Target, encode_target, inspect_target
+from .target import Target, class_indices, encode_target, inspect_target
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -36,8 +44,8 @@ class Prepared:
 
     features: list[str]
     feature_columns: list[int]
+    preprocessor: Preprocessor
     target: Target
-    target_columns: list[int]
     loss: str
     loss_inferred: bool
     scaler: Scaler
@@ -46,87 +54,123 @@ class Prepared:
     splits: dict[str, Split]
     header: bool
     delimiter: str
+    encoding: str
+    na_values: list[str]
+    #: rows of the training file left out because a target cell was missing
+    dropped_rows: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def encoded(self) -> list[str]:
+        return self.preprocessor.encoded
 
     def metadata(self) -> dict:
+        """Everything ``predict`` needs to turn raw rows into network inputs (JSON)."""
         return {"features": self.features, "feature_columns": self.feature_columns,
-                "target": self.target.names, "target_columns": self.target_columns,
-                "task": self.target.kind, "classes": self.target.classes, "loss": self.loss,
-                "header": self.header, "delimiter": self.delimiter,
-                "scaler": self.scaler.to_json(),
+                "preprocess": self.preprocessor.to_json(), "encoded": self.encoded,
+                "target": self.target.names, "task": self.target.kind,
+                "classes": self.target.classes, "loss": self.loss, "header": self.header,
+                "delimiter": self.delimiter, "encoding": self.encoding,
+                "na_values": self.na_values, "scaler": self.scaler.to_json(),
                 "target_scaler": self.target_scaler.to_json() if self.target_scaler else None}
 
 
+def read_options(d) -> dict:
+    return {"delimiter": d.delimiter, "header": d.header, "encoding": d.encoding,
+            "na_values": list(d.na_values)}
+
+
 def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
-    """Read the config's CSV files; ``saved`` (a model's data metadata) fixes classes and scaling."""
+    """Read the config's files; ``saved`` (a model's data metadata) fixes every fitted step."""
     d = cfg.data
     dtype = np.dtype(cfg.training.dtype)
     for key in ("train", "validation", "test"):
         path = getattr(d, key)
         if path is not None and not Path(path).is_file():
             what = "is a directory" if Path(path).is_dir() else "no such file"
-            raise cfg.error(("data", key), f"{path}: {what}; give the path of a CSV file"
+            raise cfg.error(("data", key), f"{path}: {what}; give the path of a data file"
                             " (relative to the config file)")
-    table = read_table(d.train, delimiter=d.delimiter, header=d.header, what="training")
-    tcols = [table.index(t, "target") for t in d.target]
+    options = read_options(d)
+    frame = read_table(d.train, what="training", **options)
+    targets = [frame.column(t, "target") for t in d.target]
     if d.features is None:
-        fcols = [i for i in range(len(table.columns)) if i not in tcols]
-        if not fcols:
-            raise cfg.error(("data", "target"), f"every column of {table.path} is a target;"
+        dropped = {name for name, c in d.columns.items() if c.type == "drop"}
+        features = [c for c in frame.columns if c not in targets and c not in dropped]
+        if not features:
+            raise cfg.error(("data", "target"), f"every column of {frame.path} is a target;"
                             " there are no feature columns left")
     else:
-        fcols = [table.index(f, "feature") for f in d.features]
-        both = sorted(set(fcols) & set(tcols))
+        features = [frame.column(f, "feature") for f in d.features]
+        both = sorted(set(features) & set(targets))
         if both:
-            raise cfg.error(("data", "features"), f"column '{table.columns[both[0]]}' is both a"
-                            " feature and the target; remove it from data.features")
-    if len(set(fcols)) != len(fcols):
-        raise cfg.error(("data", "features"), "a column is listed twice")
+            raise cfg.error(("data", "features"), f"column '{both[0]}' is both a feature and the"
+                            " target; remove it from data.features")
+    unknown = sorted(set(d.columns) - set(frame.columns))
+    if unknown:
+        raise cfg.error(("data", "columns", unknown[0]), f"no column '{unknown[0]}' in"
+                        f" {frame.path}; the columns are {', '.join(frame.columns[:12])}")
+
+    positions = [frame.columns.index(f) for f in features]
+    delimiter = frame.delimiter  # the one sniffed, if it was: predict reads with it
+    present = frame.df[targets].notna().all(axis=1).to_numpy()
+    dropped_rows = int(present.size - present.sum())
+    if dropped_rows:
+        if not present.any():
+            raise DataError(f"{frame.path}: every row's target is missing; fill in the"
+                            f" target column{'s' if len(targets) > 1 else ''} {', '.join(targets)}")
+        frame = frame.take(present)
 
     if saved is not None:
         target = Target(saved["target"], saved["task"], saved["classes"])
         loss, inferred = saved["loss"], False
     else:
-        target, loss = inspect_target(table, tcols, cfg.loss)
+        target, loss = inspect_target(frame, targets, cfg.loss, cfg.task)
         inferred = cfg.loss == "auto"
-    features = [table.columns[c] for c in fcols]
 
-    def rows(t: Table, fc: list[int], tc: list[int]) -> Split:
-        return Split(t.numbers(fc, dtype, "feature"), encode_target(t, tc, target, loss, dtype))
-
-    def rows_by_name(t: Table) -> Split:
-        """Another file's columns: by name when it has a header, else by position."""
-        return rows(t, [t.index(f if t.header else c, "feature") for f, c in zip(features, fcols)],
-                    [t.index(n if t.header else c, "target") for n, c in zip(target.names, tcols)])
-
-    full = rows(table, fcols, tcols)
-    m, source = table.m, table.path
-    del table  # the file's text: freed before the splits are copied out
-
-    splits: dict[str, Split] = {}
-    fractions, names = [], []
+    fractions, names, files = [], [], {}
     for name, file, fraction in (("validation", d.validation, d.validation_split),
                                  ("test", d.test, d.test_split)):
         if file is not None:
-            splits[name] = rows_by_name(read_table(file, delimiter=d.delimiter, header=d.header,
-                                                   what=name))
+            files[name] = file
         elif fraction > 0:
             fractions.append(fraction)
             names.append(name)
     strata = None
     if target.kind == "classification" and d.stratify:
-        strata = full.Y[:, 0] if full.Y.shape[1] == 1 else full.Y.argmax(axis=1)
-    parts = split_indices(m, fractions, np.random.default_rng(cfg.training.seed), strata)
+        strata = class_indices(frame, targets[0], target)
+    parts = split_indices(frame.m, fractions, np.random.default_rng(cfg.training.seed), strata)
     if parts[0].size == 0:
-        raise cfg.error(("data", "validation_split"), f"{source} has {m} rows: the splits"
-                        " leave none for training; lower the split fractions or add rows")
-    if not fractions:
-        splits["train"] = full  # no copy when the whole file trains
+        raise cfg.error(("data", "validation_split"), f"{frame.path} has {frame.m} rows: the"
+                        " splits leave none for training; lower the split fractions or add rows")
+    frames = {"train": frame.take(parts[0]) if fractions else frame}
+    frames.update({n: frame.take(idx) for n, idx in zip(names, parts[1:]) if idx.size})
+    del frame
+    for name, file in files.items():
+        other = read_table(file, what=name, **options)
+        kept = other.df[[other.column(t if other.header else c, "target")
+                         for t, c in zip(target.names, targets)]].notna().all(axis=1).to_numpy()
+        frames[name] = other.take(kept) if not kept.all() else other
+
+    warnings: list[str] = []
+    if saved is not None:
+        preprocessor = Preprocessor.from_json(saved["preprocess"], "the model")
     else:
-        splits["train"] = Split(full.X[parts[0]], full.Y[parts[0]])
-        for name, idx in zip(names, parts[1:]):
-            if idx.size:
-                splits[name] = Split(full.X[idx], full.Y[idx])
-    del full
+        settings = {name: c.model_dump() for name, c in d.columns.items()}
+        preprocessor, warnings = Preprocessor.fit(
+            frames["train"], features, settings=settings, impute_numeric=d.impute.numeric,
+            impute_categorical=d.impute.categorical, indicator=d.missing_indicator,
+            max_categories=d.max_categories)
+
+    splits: dict[str, Split] = {}
+    for name in ("train", "validation", "test"):
+        if name not in frames:
+            continue
+        part = frames.pop(name)
+        X, unseen = preprocessor.transform(part, dtype)
+        for column, count in unseen.items():
+            warnings.append(f"{name}: {count} row(s) of column '{column}' hold a category the"
+                            " training rows do not have; they are encoded as all zeros")
+        splits[name] = Split(X, encode_target(part, target, loss, dtype))
 
     if saved is not None:
         scaler = Scaler.from_json(saved["scaler"])
@@ -139,6 +183,17 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         scaler.transform(s.X, out=s.X)
         if target_scaler:
             target_scaler.transform(s.Y, out=s.Y)
-    return Prepared(features, fcols, target, tcols, loss, inferred, scaler, target_scaler,
-                    {k: splits[k] for k in ("train", "validation", "test") if k in splits},
-                    d.header, d.delimiter)
+    return Prepared(features, positions, preprocessor, target, loss, inferred, scaler,
+                    target_scaler, splits, d.header, delimiter, d.encoding, list(d.na_values),
+                    dropped_rows, warnings)
+
+
+def frame_for_model(path: str, data: dict, *, what: str = "input", raw: bytes | None = None) -> Frame:
+    """Read a file (or stdin's bytes) with the options a model was trained with."""
+    from .read import parse_table
+
+    options = {"delimiter": data.get("delimiter", "auto"), "header": data.get("header", True),
+               "encoding": data.get("encoding", "utf-8"), "na_values": data.get("na_values") or []}
+    if raw is not None:
+        return parse_table(raw, path, what=what, **options)
+    return read_table(path, what=what, **options)

@@ -1,4 +1,11 @@
-"""The target columns: regression or classification, class labels, encoding as rows."""
+"""The target columns: regression or classification, class labels, encoding as rows.
+
+A target is numeric (regression) or a set of class labels. The config's ``task`` decides
+if given; else the loss, if given; else the cells: text or booleans are classes, integers
+with at most ``MAX_INTEGER_CLASSES`` distinct values are classes, other numbers are
+regressed. Missing target cells never become a class: those rows are dropped before
+(``prepare``), and counted.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from .table import Table
 
 #: Integer-valued numeric targets with at most this many distinct values are classes.
 MAX_INTEGER_CLASSES = 20
+#: More classes than this is almost surely a regression target read as text, or an id.
+MAX_CLASSES = 1000
 
 
 @dataclass
@@ -24,102 +32,127 @@ class Target:
     classes: list[str] | None = None
 
 
-def _label(cell: str) -> str:
-    """A class label from a cell: numbers compare by value (1, 1.0 and 01 are one class)."""
-    text = cell.strip()
+def labels(series) -> NDArray[np.object_]:
+    """Each cell's class label as text: numbers by value (1, 1.0 and 01 are one class)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return np.where(series.to_numpy(dtype=bool), "true", "false").astype(object)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64)
+        distinct, inverse = np.unique(values, return_inverse=True)
+        names = np.array([_number_label(v) for v in distinct], dtype=object)
+        return names[inverse.ravel()]
+    text = series.astype(str).str.strip().to_numpy(dtype=object)
+    distinct, inverse = np.unique(text, return_inverse=True)
+    names = np.array([_text_label(v) for v in distinct], dtype=object)
+    return names[inverse.ravel()]
+
+
+def _number_label(value: float) -> str:
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(float(value))
+
+
+def _text_label(text: str) -> str:
     try:
         value = float(text)
     except ValueError:
         return text
-    if math.isfinite(value) and value == int(value):
-        return str(int(value))
-    return text
+    return _number_label(value) if math.isfinite(value) else text
 
 
-def labels(table: Table, col: int) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
-    """The distinct class labels of a column and, per row, the index of its label.
-
-    Python touches each distinct value once, not each row.
-    """
-    values = table.maybe_numbers([col])
-    if values is not None:
-        distinct, inverse = np.unique(values[:, 0], return_inverse=True)
-        names = [_label(repr(float(v))) for v in distinct]
-    else:
-        distinct, inverse = np.unique(table.strings(col), return_inverse=True)
-        names = [_label(str(v)) for v in distinct]
-    # Cells such as "1" and "1.0" are one class: merge names that normalized alike.
-    unique_names = sorted(set(names), key=_class_key)
-    position = {name: i for i, name in enumerate(unique_names)}
-    mapping = np.array([position[n] for n in names], dtype=np.intp)
-    return np.array(unique_names, dtype=str), mapping[inverse.ravel()]
-
-
-def inspect_target(table: Table, cols: list[int], loss: str) -> tuple[Target, str]:
-    """Decide regression or classification (from ``loss``, or from the cells when 'auto').
-
-    Returns the target and the loss to use, with the reason when it was inferred.
-    """
-    names = [table.columns[c] for c in cols]
-    values = table.maybe_numbers(cols)
-    numeric = values is not None
-    if loss == "mse":
-        if not numeric:
-            table.numbers(cols, np.float64, "target")  # raises, naming the first label
-        return Target(names, "regression"), "mse"
-    if loss == "auto":
-        integer_valued = numeric and np.isfinite(values).all() and (values == np.round(values)).all()
-        few = integer_valued and len(np.unique(values)) <= MAX_INTEGER_CLASSES
-        if numeric and not few:
-            return Target(names, "regression"), "mse"
-    if len(cols) != 1:
-        raise DataError(f"{table.path}: classification takes one target column, got {len(cols)}"
-                        f" ({', '.join(names)}); list one, or set loss: mse for numeric targets")
-    if numeric and not np.isfinite(values).all():
-        table.numbers(cols, np.float64, "target")  # raises, naming the first NaN or inf
-    if not numeric:
-        empty = table.strings(cols[0]) == ""
-        if empty.any():
-            r = int(np.argmax(empty))
-            raise DataError(f"{table.place(r, cols[0])}: empty target cell; fill it in or remove the row")
-    classes = [str(c) for c in labels(table, cols[0])[0]]
-    if len(classes) < 2:
-        raise DataError(f"{table.path}: the target column '{names[0]}' has a single class"
-                        f" '{classes[0]}'; a classifier needs at least two")
-    if loss == "auto":
-        loss = "binary_crossentropy" if len(classes) == 2 else "categorical_crossentropy"
-    if loss == "binary_crossentropy" and len(classes) > 2:
-        raise DataError(f"{table.path}: loss binary_crossentropy needs two classes, but '{names[0]}'"
-                        f" has {len(classes)}; use categorical_crossentropy")
-    return Target(names, "classification", classes), loss
-
-
-def _class_key(label: str):
+def class_key(label: str):
+    """Classes sort by number where they are numbers, then by text."""
     try:
         return (0, float(label), "")
     except ValueError:
         return (1, 0.0, label)
 
 
-def encode_target(table: Table, cols: list[int], target: Target, loss: str, dtype) -> NDArray:
-    """Targets as rows: ``(m, n[L])``. Classes are 0/1 for binary, one-hot for categorical."""
-    if target.kind == "regression":
-        return table.numbers(cols, dtype, "target")
-    names, idx = labels(table, cols[0])
+def inspect_target(frame, names: list[str], loss: str, task: str = "auto") -> tuple[Target, str]:
+    """Decide regression or classification; returns the target and the loss to use.
+
+    ``frame`` holds only rows whose target cells are all present.
+    """
+    import pandas as pd
+
+    columns = [frame.df[n] for n in names]
+    numeric = all(pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype)
+                  for c in columns)
+    if task == "regression" or loss == "mse":
+        for name, c in zip(names, columns):
+            _require_numbers(frame, name, c)
+        return Target(list(names), "regression"), "mse"
+    if task == "auto" and loss == "auto" and numeric:
+        values = np.concatenate([c.to_numpy(dtype=np.float64) for c in columns])
+        integer_valued = bool((values == np.round(values)).all())
+        if not integer_valued or len(np.unique(values)) > MAX_INTEGER_CLASSES:
+            return Target(list(names), "regression"), "mse"
+    if len(names) != 1:
+        raise DataError(f"{frame.path}: classification takes one target column, got {len(names)}"
+                        f" ({', '.join(names)}); list one, or set task: regression for numbers")
+    classes = sorted(set(labels(columns[0]).tolist()), key=class_key)
+    if len(classes) < 2:
+        raise DataError(f"{frame.path}: the target column '{names[0]}' has a single class"
+                        f" '{classes[0]}'; a classifier needs at least two")
+    if len(classes) > MAX_CLASSES:
+        raise DataError(f"{frame.path}: the target column '{names[0]}' has {len(classes)} distinct"
+                        " values, too many for classes; for numbers set task: regression")
+    if loss == "auto":
+        loss = "binary_crossentropy" if len(classes) == 2 else "categorical_crossentropy"
+    if loss == "binary_crossentropy" and len(classes) > 2:
+        raise DataError(f"{frame.path}: loss binary_crossentropy needs two classes, but '{names[0]}'"
+                        f" has {len(classes)}; use categorical_crossentropy")
+    return Target(list(names), "classification", classes), loss
+
+
+def _require_numbers(frame, name: str, series) -> None:
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            r = int(np.argmax(bad))
+            raise DataError(f"{frame.place(r, name)}: {values[r]} in a target column; replace it"
+                            " with a finite number or remove the row")
+        return
+    text = series.astype(str).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    r = int(np.argmax(numbers.isna().to_numpy()))
+    raise DataError(f"{frame.place(r, name)}: '{text.iloc[r]}' is not a number, in a regression"
+                    " target; fix it, or list it in data.na_values if it means missing")
+
+
+def class_indices(frame, name: str, target: Target) -> NDArray[np.intp]:
+    """Each row's class index in ``target.classes``; a label training never saw is an error."""
+    row_labels = labels(frame.df[name])
     lookup = {c: i for i, c in enumerate(target.classes)}
-    known = np.array([str(n) in lookup for n in names])
-    if not known[idx].all():
-        r = int(np.argmin(known[idx]))
-        raise DataError(f"{table.place(r, cols[0])}: class '{names[idx[r]]}' was not in the training"
+    idx = np.fromiter((lookup.get(v, -1) for v in row_labels), dtype=np.intp, count=len(row_labels))
+    if (idx < 0).any():
+        r = int(np.argmax(idx < 0))
+        raise DataError(f"{frame.place(r, name)}: class '{row_labels[r]}' was not in the training"
                         f" data (classes: {', '.join(target.classes)})")
-    idx = np.array([lookup.get(str(n), -1) for n in names], dtype=np.intp)[idx]
+    return idx
+
+
+def encode_target(frame, target: Target, loss: str, dtype) -> NDArray:
+    """Targets as rows ``(m, n[L])``: numbers; 0/1 for two classes; one-hot for more."""
+    if target.kind == "regression":
+        for name in target.names:
+            _require_numbers(frame, name, frame.df[name])
+        return np.column_stack([frame.df[n].to_numpy(dtype=np.float64) for n in target.names]
+                               ).astype(dtype, copy=False)
+    idx = class_indices(frame, target.names[0], target)
     if loss == "binary_crossentropy":
         return idx.astype(dtype)[:, None]
     return np.eye(len(target.classes), dtype=dtype)[idx]
 
 
 def output_size(target: Target, loss: str) -> int:
-    """``n[L]`` for a target under a loss."""
+    """``n[L]``: one per target column, one for two classes, else one per class."""
     if target.kind == "regression":
         return len(target.names)
     return 1 if loss == "binary_crossentropy" else len(target.classes)

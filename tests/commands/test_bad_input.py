@@ -130,12 +130,7 @@ DATA = [
     csv_case("ragged row, too many", "a,b,label\n1,2,x\n3,4,5,y\n", ["line 3: 4 fields, expected 3"]),
     csv_case("ragged row, too few", "a,b,label\n1,2,x\n3,y\n", ["line 3: 2 fields, expected 3", "check the delimiter"]),
     csv_case("non-numeric cell", "a,b,label\n1,2,x\n3,oops,y\n", ["line 3, column 'b'", "'oops' is not a number"]),
-    csv_case("empty cell", "a,b,label\n1,2,x\n3,,y\n", ["line 3, column 'b'", "empty cell", "fill it in"]),
-    csv_case("nan cell", "a,b,label\n1,2,x\nnan,4,y\n", ["line 3, column 'a'", "nan in a feature column"]),
     csv_case("inf cell", "a,b,label\n1,2,x\n3,-inf,y\n", ["line 3, column 'b'", "-inf in a feature column"]),
-    csv_case("nan in a numeric target", "a,b,y\n1,2,0.5\n3,4,nan\n5,6,0.1\n", ["line 3, column 'y'", "nan in a target column"],
-             data=", target: y"),
-    csv_case("empty target cell", "a,b,label\n1,2,x\n3,4,\n5,6,y\n", ["line 3, column 'label'", "empty target cell"]),
     csv_case("missing target column", "a,b,class\n1,2,x\n3,4,y\n", ["line 1: no target column 'label'", "the columns are a, b, class"]),
     csv_case("misspelt target column", "a,b,lable\n1,2,x\n3,4,y\n", ["no target column 'label'", "did you mean 'lable'?"]),
     csv_case("missing feature column", "a,b,label\n1,2,x\n3,4,y\n", ["no feature column 'c'"],
@@ -151,7 +146,7 @@ DATA = [
              extra="loss: binary_crossentropy\n"),
     csv_case("labels for a regression loss", "a,b,label\n1,2,x\n3,4,y\n", ["line 2, column 'label'", "'x' is not a number"],
              extra="loss: mse\n"),
-    csv_case("unclosed quote", 'a,b,label\n1,2,"x\n3,4,y\n', ["malformed CSV", "unexpected end of data"]),
+    csv_case("unclosed quote", 'a,b,label\n1,2,"x\n3,4,y\n', ["line 2", "malformed CSV", "an unclosed quote"]),
 ]
 
 # Inputs that look odd but are fine: each must train (exit 0).
@@ -187,6 +182,29 @@ def test_data_errors(cli, tmp_path, case):
     assert_one_line_error(run_case(cli, tmp_path, case), case.code, *case.fragments)
 
 
+# Missing cells (issue 10): features are imputed, rows without a target left out, counted.
+MISSING = [  # (csv, target, summary fragments)
+    ("a,b,label\n1,2,x\n3,,y\n5,6,x\n7,8,y\n", "label", ["b (numeric)", "train 4"]),
+    ("a,b,label\n1,2,x\nnan,4,y\n5,6,x\n7,8,y\n", "label", ["a (numeric)", "train 4"]),
+    ("a,b,y\n1,2,0.5\n3,4,nan\n5,6,0.1\n7,8,0.3\n", "y", ["train 3; 1 without a target left out",
+                                                            "y (regression)"]),
+    ("a,b,label\n1,2,x\n3,4,\n5,6,y\n7,8,x\n", "label", ["train 3; 1 without a target left out",
+                                                         "2 classes (x, y)"]),
+]
+
+
+@pytest.mark.parametrize("text, target, fragments", MISSING)
+def test_missing_cells_are_imputed_and_rows_without_a_target_counted(cli, tmp_path, text, target,
+                                                                     fragments):
+    write(tmp_path / "data.csv", text)
+    write(tmp_path / "c.yaml", f"data: {{train: data.csv, target: {target}, validation_split: 0,"
+                               " test_split: 0}\ntraining: {epochs: 2, batch_size: 2}\n")
+    run = cli("train", "c.yaml")
+    assert run.code == 0, run
+    for fragment in fragments:
+        assert fragment in run.stderr, (fragment, run)
+
+
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_odd_but_valid_csv_trains(cli, tmp_path, name):
     (tmp_path / "data.csv").write_bytes(GOOD[name])
@@ -194,7 +212,7 @@ def test_odd_but_valid_csv_trains(cli, tmp_path, name):
                                "training: {epochs: 2, batch_size: 2}\n")
     run = cli("train", "c.yaml")
     assert run.code == 0, run
-    assert "features     2: a, b" in run.stderr
+    assert "features     2: a (numeric), b (numeric)" in run.stderr
     assert "2 classes (" in run.stderr
 
 

@@ -11,7 +11,6 @@ from numpy.testing import assert_array_equal
 import nnctl
 from nnctl import model_file
 from nnctl.data.scaling import Scaler
-from nnctl.data.table import read_table
 
 from helpers import CONFIGS, DATASETS, load_arrays, write
 
@@ -64,7 +63,7 @@ def test_model_file_is_plain_numpy(cli, tmp_path):
     assert arrays["W2"].shape == (8, 16) and arrays["alpha2"].shape == (8, 1)
     assert arrays["W3"].shape == (3, 8) and arrays["b3"].shape == (3, 1)
     meta = json.loads(str(arrays["metadata"]))
-    assert meta["format"] == "nnctl-model" and meta["format_version"] == 1
+    assert meta["format"] == "nnctl-model" and meta["format_version"] == 2
     assert meta["nnctl_version"] == nnctl.__version__
     assert meta["data"]["features"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert meta["data"]["classes"] == ["setosa", "versicolor", "virginica"]
@@ -111,10 +110,13 @@ def test_shapes_takes_sizes_from_the_data(cli):
 
 
 def in_memory_predictions(model_path, csv_path):
+    """The same predictions without nnctl's reader: pandas, the saved scaler, the network."""
+    import pandas as pd
+
     model = model_file.load(model_path)
-    table = read_table(csv_path)
     data = model.metadata["data"]
-    X = table.numbers([table.index(f, "f") for f in data["features"]], np.float64, "feature")
+    X = pd.read_csv(csv_path)[data["features"]].to_numpy(np.float64)  # numeric, no gaps
+    assert [c["type"] for c in data["preprocess"]["columns"]] == ["numeric"] * X.shape[1]
     A = model.network.predict(Scaler.from_json(data["scaler"]).transform(X).T).T
     if data.get("target_scaler"):
         A = Scaler.from_json(data["target_scaler"]).inverse(A)

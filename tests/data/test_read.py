@@ -1,0 +1,81 @@
+"""Reading tables: delimiters, compression, encodings, lines in messages, and ownership."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zipfile
+
+import numpy as np
+import pytest
+
+from nnctl.data.read import parse_table, read_table
+from nnctl.errors import DataError
+
+from helpers import write
+
+TEXT = "a,b,label\n1,2,x\n\n3,4,y\n"
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    ("a,b,c\n1,2,3\n4,5,6\n", ","), ("a;b;c\n1;2;3\n4;5;6\n", ";"),
+    ("a\tb\tc\n1\t2\t3\n4\t5\t6\n", "\t"), ("a|b|c\n1|2|3\n4|5|6\n", "|"),
+    ('name,x\n"Smith, J",1\n"Doe, A",2\n', ","), ("x\n1\n2\n", ","),
+])
+def test_the_delimiter_is_sniffed(text, delimiter):
+    frame = parse_table(text.encode(), "f.csv")
+    assert frame.delimiter == delimiter and frame.m == 2
+
+
+@pytest.mark.parametrize("suffix, pack", [
+    (".csv.gz", gzip.compress), (".csv.bz2", bz2.compress), (".csv.xz", lzma.compress)])
+def test_compressed_files_by_extension(tmp_path, suffix, pack):
+    path = tmp_path / f"t{suffix}"
+    path.write_bytes(pack(TEXT.encode()))
+    frame = read_table(path)
+    assert frame.df["label"].tolist() == ["x", "y"] and frame.line(1) == "line 4"
+
+
+def test_a_zip_with_one_csv_and_a_tsv_by_its_extension(tmp_path):
+    with zipfile.ZipFile(tmp_path / "t.zip", "w") as z:
+        z.writestr("inner.csv", TEXT)
+    assert read_table(tmp_path / "t.zip").m == 2
+    write(tmp_path / "t.tsv", "a,b\tc\n1,5\t2\n")  # a comma inside a tab-separated cell
+    assert read_table(tmp_path / "t.tsv").columns == ["a,b", "c"]
+
+
+@pytest.mark.parametrize("raw, fragments", [
+    (b"a,b\n1,2\n3,\xff\n", ["f.csv, line 3", "byte 0xff is not UTF-8", "data.encoding"]),
+    (b"a,b,label\n1,2,x\n3,y\n", ["f.csv, line 3", "2 fields, expected 3"]),
+    (b"a,b,label\n1,2,x\n3,4,5,y\n", ["f.csv, line 3", "4 fields, expected 3"]),
+    (b'a,b\n"1,2\n3,4\n', ["f.csv, line 2", "malformed CSV"]),
+    (b"a,a\n1,2\n", ["f.csv, line 1", "duplicate column name 'a'"]),
+    (b",b\n1,2\n", ["column 1 has an empty name"]),
+    (b"a,b\n", ["has a header but no data rows"]),
+    (b"  \n\n", ["the data file is empty"]),
+])
+def test_errors_name_the_file_and_line(raw, fragments):
+    with pytest.raises(DataError) as e:
+        parse_table(raw, "f.csv")
+    for fragment in fragments:
+        assert fragment in str(e.value)
+
+
+def test_latin1_with_the_encoding_set_and_a_bom_without():
+    assert parse_table("a,b\ncafé,1\n".encode("latin-1"), "f", encoding="latin-1").df["a"][0] == "café"
+    assert parse_table(b"\xef\xbb\xbfa,b\n1,2\n", "f").columns == ["a", "b"]
+
+
+def test_lines_of_rows_skip_blank_lines_and_count_quoted_ones():
+    frame = parse_table(b'a,b\n1,"x\ny"\n\n2,z\n', "f.csv")
+    assert frame.m == 2 and frame.line(0) == "line 2" and frame.line(1) == "line 5"
+    assert frame.raw_lines is None  # a quoted row spans two lines: no plain pass-through
+
+
+def test_take_gives_a_new_frame_and_leaves_the_old_one():
+    frame = parse_table(TEXT.encode(), "f.csv")
+    part = frame.take(np.array([1]))
+    part.df.loc[0, "a"] = 100  # the caller changes its own frame
+    assert frame.df["a"].tolist() == [1, 3] and part.line(0) == "line 4"
+    assert part.raw_lines == ["3,4,y"]
