@@ -252,7 +252,7 @@ def _infer(frame, name: str, series, max_categories: int) -> tuple[str, str]:
     numbers = pd.to_numeric(text, errors="coerce")
     bad = numbers.isna() & (text != "")
     # Mostly numbers and a few odd texts: typos, or missing-value tokens not listed.
-    if bad.mean() <= 0.5 and text[bad].nunique() <= 5:
+    if bad.any() and bad.mean() <= 0.5 and text[bad].nunique() <= 5:
         row = int(np.flatnonzero(series.index == bad.idxmax())[0])
         raise DataError(f"{frame.place(row, name)}: '{text[bad].iloc[0]}' is not a number, in a"
                         " column of numbers; fix the cell, list it in data.na_values if it"

@@ -134,7 +134,7 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
         df = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None,
                          dtype=None, na_values=list(na_values), keep_default_na=True,
                          skip_blank_lines=True, skipinitialspace=False, engine="c",
-                         low_memory=False, encoding_errors="strict")
+                         low_memory=False, encoding_errors="strict", index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the {what} file is empty") from None
     except pd.errors.ParserError as e:
@@ -143,6 +143,7 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
         df.columns = columns
     else:
         df.columns = [str(i) for i in range(df.shape[1])]
+    _blank_cells_are_missing(df)
     if len(df) == 0:
         raise DataError(f"{name}: has a header but no data rows" if header
                         else f"{name}: the {what} file has no data rows")
@@ -152,6 +153,22 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
         row_lines = lines.row_lines
     return Frame(name, df, header, delimiter, row_lines, lines.plain_rows(len(df)),
                  lines.header_text if header else None)
+
+
+def _blank_cells_are_missing(df) -> None:
+    """A cell of spaces is missing, like an empty one; a text column that was text only
+    because of such cells becomes numeric again."""
+    import pandas as pd
+
+    for name in df.columns:
+        series = df[name]
+        if series.dtype != object and not pd.api.types.is_string_dtype(series.dtype):
+            continue
+        blank = series.astype(str).str.strip() == ""
+        if blank.any():
+            series = series.mask(blank & series.notna())
+            numbers = pd.to_numeric(series, errors="coerce")
+            df[name] = numbers if numbers.notna().sum() == series.notna().sum() else series
 
 
 def sniff_delimiter(text: str) -> str:
@@ -272,14 +289,15 @@ class _LineIndex:
         return 0
 
     def check_widths(self, n: int, name: str) -> None:
-        """Refuse a row with fewer fields than the header (pandas would fill it silently)."""
+        """Refuse a row with fewer or more fields than the header (pandas would fill the short
+        ones and, with ``index_col=False``, cut the long ones, both silently)."""
         if self.quoted:
             lines = []
             try:
                 for start, row in self._rows():
                     if start <= self.header_line:
                         continue
-                    if len(row) < n:
+                    if len(row) != n:
                         raise DataError(f"{name}, line {start}: {len(row)} fields, expected {n};"
                                         " check the delimiter and quotes")
                     lines.append(start)
@@ -297,9 +315,9 @@ class _LineIndex:
         blank = _between(~np.isin(data, (9, 10, 13, 32)), starts, ends) == 0
         number = np.arange(1, ends.size + 1)
         keep = ~blank & (number > self.header_line)
-        short = keep & (counts < n - 1)
-        if short.any():
-            i = int(np.argmax(short))
+        wrong = keep & (counts != n - 1)
+        if wrong.any():
+            i = int(np.argmax(wrong))
             raise DataError(f"{name}, line {i + 1}: {int(counts[i]) + 1} fields, expected {n};"
                             " check the delimiter")
         self.row_lines = number[keep]
