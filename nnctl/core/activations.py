@@ -1,13 +1,21 @@
-"""The nine activations of NOTATION.md (plus softmax for outputs), in a registry keyed by name.
+"""The nine activations of docs/notation.md (plus softmax for outputs), in a registry keyed by name.
 
-Every function works elementwise on ``Z: (n, m)`` and keeps its dtype. All are written so
-that any finite input gives a finite output without overflow or invalid-value warnings:
-no ``exp`` of a large positive number, no ``z * z`` that can overflow.
+Each activation is two functions, written next to each other, and they are what training
+runs (``Dense`` calls them on its buffers), so they are what the tests check:
 
-``f(Z, alpha)`` is the activation and ``df(Z, A, alpha)`` its derivative ``f'(Z)``. The
-derivative receives ``A = f(Z)`` too because several are cheapest in terms of it
-(logistic, tanh, ELU); it is still a function of ``Z`` (arctan needs ``Z`` itself).
-``alpha`` is ELU's fixed scale or PReLU's learned slope ``(n, 1)``; the others ignore it.
+- ``name(Z, A, alpha, T)`` writes ``A = f(Z)`` into ``A`` and returns it;
+- ``name_derivative(dA, Z, A, alpha, T)`` multiplies ``dA`` in place by ``f'(Z)`` and returns
+  that buffer, which now holds ``dZ = dA * f'(Z)`` (softmax: its Jacobian-vector product).
+
+All arrays are ``(n, m)`` (samples as columns) and keep their dtype; ``T`` is a scratch
+buffer of the same shape that a function may overwrite. The derivative takes ``Z`` and
+``A = f(Z)`` because several are cheapest in terms of ``A`` (logistic, tanh, ELU); it is
+still ``f'`` of ``Z`` (arctan needs ``Z`` itself). ``alpha`` is ELU's fixed scale or PReLU's
+learned slopes ``(n, 1)``; the others ignore it. ``Activation.f`` and ``Activation.backward``
+are the same two functions run on new arrays, for callers that want a result of their own.
+
+Any finite input gives a finite output without overflow or invalid-value warnings: no
+``exp`` of a large positive number, no ``z * z``, no ``z + z`` that can overflow.
 """
 
 from __future__ import annotations
@@ -23,228 +31,210 @@ from ..registry import Registry
 Array = NDArray[np.floating]
 
 
-def _identity(Z: Array, alpha: Any = None) -> Array:
-    return Z.copy()  # a new array, like every other f: never the caller's Z itself
-
-
-def _identity_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    return np.ones_like(Z)
-
-
-def _step(Z: Array, alpha: Any = None) -> Array:
-    return (Z >= 0).astype(Z.dtype)
-
-
-def _zero_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    # NOTATION.md erratum 4: 0 everywhere, including the undefined point z = 0.
-    return np.zeros_like(Z)
-
-
-def _logistic(Z: Array, alpha: Any = None) -> Array:
-    # exp(-|z|) lies in (0, 1]: 1/(1+e^-z) for z >= 0 and e^z/(1+e^z) for z < 0,
-    # so no exp of a large positive number is ever taken.
-    E = np.exp(-np.abs(Z))
-    return np.where(Z >= 0, 1, E) / (1 + E)
-
-
-def _logistic_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    return A * (1 - A)
-
-
-def _tanh(Z: Array, alpha: Any = None) -> Array:
-    return np.tanh(Z)
-
-
-def _tanh_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    return 1 - A * A
-
-
-def _arctan(Z: Array, alpha: Any = None) -> Array:
-    return np.arctan(Z)
-
-
-def _arctan_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    # 1/(1+z^2) = (1/hypot(1, z))^2; hypot never overflows where z*z would.
-    R = 1 / np.hypot(1, Z)
-    return R * R
-
-
-def _relu(Z: Array, alpha: Any = None) -> Array:
-    return np.maximum(Z, 0)
-
-
-def _relu_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    return (Z >= 0).astype(Z.dtype)
-
-
-def _prelu(Z: Array, alpha: Array) -> Array:
-    return np.where(Z >= 0, Z, alpha * Z)
-
-
-def _prelu_d(Z: Array, A: Array, alpha: Array) -> Array:
-    return np.where(Z >= 0, 1, alpha).astype(Z.dtype, copy=False)
-
-
-def _elu(Z: Array, alpha: float) -> Array:
-    # expm1 of min(z, 0) never sees a large positive argument.
-    return np.where(Z >= 0, Z, alpha * np.expm1(np.minimum(Z, 0)))
-
-
-def _elu_d(Z: Array, A: Array, alpha: float) -> Array:
-    return np.where(Z >= 0, 1, A + alpha).astype(Z.dtype, copy=False)
-
-
-def _softplus(Z: Array, alpha: Any = None) -> Array:
-    return np.logaddexp(0, Z)
-
-
-def _softplus_d(Z: Array, A: Array, alpha: Any = None) -> Array:
-    return _logistic(Z)
-
-
-def softmax(Z: Array, alpha: Any = None) -> Array:
-    """Column-wise softmax of ``Z: (n, m)``; each column of the result sums to 1."""
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))
-    E /= E.sum(axis=0, keepdims=True)
-    return E
-
-
-def _softmax_backward(dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array:
-    # Softmax couples the units of a column, so dZ is the Jacobian-vector product
-    # dZ = A * (dA - sum_j dA_j A_j), not dA * f'(Z).
-    return A * (dA - (dA * A).sum(axis=0, keepdims=True))
-
-
-# -- fast paths for the training loop ---------------------------------------------------
-# ``*_into(Z, A, alpha, T)`` writes f(Z) into the buffer A; ``*_scale(dA, Z, A, alpha, T)``
-# multiplies dA in place by f'(Z), with T a scratch buffer of the same shape. They compute
-# the same functions as the reference definitions above in fewer numpy passes, without
-# allocating; tests/test_activations.py checks each against its reference.
-
-
-def _identity_into(Z, A, alpha=None, T=None):
+def identity(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = Z``, copied into ``A``."""
     np.copyto(A, Z)
+    return A
 
 
-def _identity_scale(dA, Z, A, alpha, T):
-    pass
+def identity_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA``: ``f'(z) = 1``, so ``dA`` already is ``dZ``."""
+    return dA
 
 
-def _step_into(Z, A, alpha=None, T=None):
+def binary_step(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = 1`` where ``z >= 0``, else 0, into ``A``."""
     np.greater_equal(Z, 0, out=A)
+    return A
 
 
-def _zero_scale(dA, Z, A, alpha, T):
+def binary_step_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = 0`` in dA's buffer."""
+    # docs/notation.md, erratum 4: f'(z) = 0 everywhere, including the undefined point z = 0.
     dA.fill(0)
+    return dA
 
 
-def _logistic_into(Z, A, alpha=None, T=None):
-    # s(z) = (1 + tanh(z/2)) / 2: one transcendental pass, and tanh never overflows.
-    np.multiply(Z, 0.5, out=A)
-    np.tanh(A, out=A)
-    A *= 0.5
-    A += 0.5
+def logistic(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = 1 / (1 + e^-z)``, into ``A``."""
+    # With e = exp(-|z|) in (0, 1]: a = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0. No
+    # exp of a large number, and the left tail keeps its relative accuracy (e^z down to
+    # 1e-308), where (1 + tanh(z/2)) / 2 rounds to 0 below z = -37: a probability of 0.
+    E = np.abs(Z, out=np.empty_like(A) if T is None else T)
+    np.negative(E, out=E)
+    np.exp(E, out=E)
+    np.add(E, 1, out=A)
+    np.copyto(E, 1, where=Z >= 0)  # the numerator: 1, or e below 0
+    np.divide(E, A, out=A)
+    return A
 
 
-def _logistic_scale(dA, Z, A, alpha, T):
-    np.subtract(1, A, out=T)
-    T *= A
-    dA *= T
+def logistic_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = a (1 - a)``."""
+    f_prime = np.subtract(1, A, out=T)
+    f_prime *= A
+    dA *= f_prime
+    return dA
 
 
-def _tanh_into(Z, A, alpha=None, T=None):
+def tanh(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = tanh(z)``, into ``A``."""
     np.tanh(Z, out=A)
+    return A
 
 
-def _tanh_scale(dA, Z, A, alpha, T):
-    np.multiply(A, A, out=T)
-    np.subtract(1, T, out=T)
-    dA *= T
+def tanh_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1 - a^2``."""
+    f_prime = np.multiply(A, A, out=T)
+    np.subtract(1, f_prime, out=f_prime)
+    dA *= f_prime
+    return dA
 
 
-def _arctan_into(Z, A, alpha=None, T=None):
+def arctan(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = arctan(z)``, into ``A``."""
     np.arctan(Z, out=A)
+    return A
 
 
-def _arctan_scale(dA, Z, A, alpha, T):
-    np.hypot(1, Z, out=T)
-    dA /= T
-    dA /= T
+def arctan_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1 / (1 + z^2)``."""
+    # 1 + z^2 = hypot(1, z)^2, and dividing by hypot twice never overflows where z * z would.
+    hypot = np.hypot(1, Z, out=T)
+    dA /= hypot
+    dA /= hypot
+    return dA
 
 
-def _relu_into(Z, A, alpha=None, T=None):
-    # (z + |z|) / 2 is exactly max(z, 0), and three cheap passes beat np.maximum's one here.
-    np.abs(Z, out=A)
-    A += Z
-    A *= 0.5
+def relu(Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``A = max(z, 0)``, into ``A``."""
+    # z/2 + |z/2| is max(z, 0) exactly (unless z/2 is subnormal), and three cheap
+    # passes beat np.maximum's one here. Halving first: z + |z| overflows for huge z.
+    np.multiply(Z, 0.5, out=A)
+    np.abs(A, out=T)
+    A += T
+    return A
 
 
-def _relu_scale(dA, Z, A, alpha, T):
-    np.greater_equal(Z, 0, out=T)  # 1.0 or 0.0: a multiply is far cheaper than a masked copy
-    dA *= T
+def relu_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1`` where ``z >= 0``, else 0."""
+    f_prime = np.greater_equal(Z, 0, out=T)  # 1.0 or 0.0: a multiply beats a masked copy
+    dA *= f_prime
+    return dA
 
 
-def _prelu_slope(Z, alpha, out):
-    """f'(Z) = 1 + (alpha - 1) [z < 0] into ``out``."""
+def _prelu_slope(Z: Array, alpha: Array, out: Array) -> Array:
+    """PReLU's ``f'(Z) = 1 + (alpha - 1) [z < 0]`` into ``out: (n, m)``; ``alpha: (n, 1)``."""
     np.less(Z, 0, out=out)
     out *= alpha - 1
     out += 1
+    return out
 
 
-def _prelu_into(Z, A, alpha, T):
-    _prelu_slope(Z, alpha, A)
+def prelu(Z: Array, A: Array, alpha: Array, T: Array | None) -> Array:
+    """``A = z`` where ``z >= 0``, else ``alpha z`` (``alpha: (n, 1)``, learned), into ``A``."""
+    # Linear on each side of 0, so f(z) = f'(z) z.
+    _prelu_slope(Z, alpha, out=A)
     A *= Z
+    return A
 
 
-def _prelu_scale(dA, Z, A, alpha, T):
-    _prelu_slope(Z, alpha, T)
-    dA *= T
+def prelu_derivative(dA: Array, Z: Array, A: Array, alpha: Array, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1`` where ``z >= 0``, else ``alpha``."""
+    f_prime = _prelu_slope(Z, alpha, out=T)
+    dA *= f_prime
+    return dA
 
 
-def _elu_into(Z, A, alpha, T):
+def prelu_dalpha(dA: Array, Z: Array, T: Array, dalpha: Array) -> None:
+    """``dalpha = sum over the m samples of dA * df/dalpha`` into ``dalpha: (n, 1)``.
+
+    Needs ``dA``, so it runs before ``prelu_derivative`` turns ``dA`` into ``dZ``.
+    """
+    # docs/notation.md, erratum 5: df/dalpha = z where z < 0 and 0 elsewhere.
+    dA_df_dalpha = np.minimum(Z, 0, out=T)
+    dA_df_dalpha *= dA
+    np.add.reduce(dA_df_dalpha, axis=1, out=dalpha[:, 0])
+
+
+def elu(Z: Array, A: Array, alpha: float, T: Array) -> Array:
+    """``A = z`` where ``z >= 0``, else ``alpha (e^z - 1)`` (``alpha`` fixed), into ``A``."""
+    # expm1 of min(z, 0) never sees a large positive argument.
     np.minimum(Z, 0, out=A)
     np.expm1(A, out=A)
     A *= alpha
     np.maximum(Z, 0, out=T)
     A += T
+    return A
 
 
-def _elu_scale(dA, Z, A, alpha, T):
-    # f'(z) = 1 + [z < 0] (a + alpha - 1)
-    np.add(A, alpha - 1, out=T)
-    T *= Z < 0
-    T += 1
-    dA *= T
+def elu_derivative(dA: Array, Z: Array, A: Array, alpha: float, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1`` (z >= 0), else ``a + alpha``."""
+    # alpha e^z = a + alpha below 0, so f'(z) = 1 + [z < 0] (a + alpha - 1): no exp again.
+    f_prime = np.add(A, alpha - 1, out=T)
+    f_prime *= Z < 0
+    f_prime += 1
+    dA *= f_prime
+    return dA
 
 
-def _softplus_into(Z, A, alpha=None, T=None):
-    np.logaddexp(0, Z, out=A)
+def softplus(Z: Array, A: Array, alpha: Any, T: Array | None) -> Array:
+    """``A = log(1 + e^z)``, into ``A``."""
+    np.logaddexp(0, Z, out=A)  # log(e^0 + e^z) without exp of a large z
+    return A
 
 
-def _softplus_scale(dA, Z, A, alpha, T):
-    _logistic_into(Z, T)
-    dA *= T
+def softplus_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = dA * f'(Z)`` in dA's buffer, with ``f'(z) = 1 / (1 + e^-z)`` (logistic)."""
+    f_prime = logistic(Z, T, None, None)
+    dA *= f_prime
+    return dA
 
 
-def _softmax_into(Z, A, alpha=None, T=None):
+def softmax(Z: Array, A: Array | None = None, alpha: Any = None, T: Array | None = None) -> Array:
+    """``A = e^z / sum of e^z`` over each column of ``Z: (n, m)``; each column of A sums to 1.
+
+    Into ``A`` when given (training), else into a new array (``nnctl.softmax(Z)``).
+    """
+    if A is None:
+        Z = _floating(Z)
+        A = np.empty_like(Z)
+    # Shifting a column by its max leaves softmax unchanged and keeps every exp <= 1.
     np.subtract(Z, Z.max(axis=0, keepdims=True), out=A)
     np.exp(A, out=A)
     A /= A.sum(axis=0, keepdims=True)
+    return A
 
 
-def _softmax_scale(dA, Z, A, alpha, T):
-    np.multiply(dA, A, out=T)
-    dA -= T.sum(axis=0, keepdims=True)
+def softmax_derivative(dA: Array, Z: Array, A: Array, alpha: Any, T: Array) -> Array:
+    """``dZ = A * (dA - sum_j dA_j a_j)`` per column, in dA's buffer.
+
+    Softmax couples the units of a column, so ``dZ`` is the Jacobian-vector product, not
+    an elementwise ``dA * f'(Z)``.
+    """
+    dA_A = np.multiply(dA, A, out=T)
+    dA -= dA_A.sum(axis=0, keepdims=True)
     dA *= A
+    return dA
+
+
+def _floating(Z) -> Array:
+    """``Z`` as an array of floats (its own dtype if it has one, else float64)."""
+    Z = np.asarray(Z)
+    return Z if Z.dtype.kind == "f" else Z.astype(np.float64)
 
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation ``f`` with its derivative ``df``, named as in a config file."""
+    """An activation named as in a config file: its ``forward`` and ``derivative`` pair.
+
+    ``forward(Z, A, alpha, T)`` writes ``A = f(Z)`` into ``A``; ``derivative(dA, Z, A,
+    alpha, T)`` turns ``dA`` into ``dZ`` in place and returns it (see the module docstring).
+    """
 
     name: str
-    f: Callable[..., Array]
-    df: Callable[..., Array] | None
+    forward: Callable[..., Array]
+    derivative: Callable[..., Array]
     #: He initialization suits it (the ReLU family); otherwise Glorot.
     relu_family: bool = False
     #: "fixed" (ELU's scale), "learned" (PReLU's slope, one per unit) or None.
@@ -254,33 +244,36 @@ class Activation:
     output_only: bool = False
     #: Gradients pass through it (False for binary step, whose derivative is 0).
     passes_gradient: bool = True
-    jvp: Callable[..., Array] | None = None
-    #: Fast paths: f(Z) into a buffer, and dA *= f'(Z) in place (see above).
-    into: Callable[..., None] | None = None
-    scale: Callable[..., None] | None = None
+    #: For a learned alpha: ``dalpha(dA, Z, T, dalpha)`` fills ``dalpha: (n, 1)``.
+    dalpha: Callable[..., None] | None = None
+
+    def f(self, Z: Array, alpha: Any = None) -> Array:
+        """``A = f(Z)``, a new ``(n, m)`` array: ``forward`` into fresh buffers."""
+        Z = _floating(Z)
+        return self.forward(Z, np.empty_like(Z), self._alpha(alpha), np.empty_like(Z))
 
     def backward(self, dA: Array, Z: Array, A: Array, alpha: Any = None) -> Array:
-        """``dZ = dA * f'(Z)``, all ``(n, m)`` (reference implementation, allocates)."""
-        if self.jvp is not None:
-            return self.jvp(dA, Z, A, alpha)
-        return dA * self.df(Z, A, alpha)
+        """``dZ = dA * f'(Z)``, all ``(n, m)``, a new array: ``derivative`` on a copy of ``dA``."""
+        Z = _floating(Z)
+        dZ = np.array(dA, dtype=np.result_type(dA, Z))  # a copy: dA stays the caller's
+        return self.derivative(dZ, Z, A, self._alpha(alpha), np.empty_like(dZ))
+
+    def _alpha(self, alpha: Any) -> Any:
+        return self.default_alpha if alpha is None else alpha
 
 
 _ALL = [
-    Activation("identity", _identity, _identity_d, into=_identity_into, scale=_identity_scale),
-    Activation("binary_step", _step, _zero_d, passes_gradient=False, into=_step_into,
-               scale=_zero_scale),
-    Activation("logistic", _logistic, _logistic_d, into=_logistic_into, scale=_logistic_scale),
-    Activation("tanh", _tanh, _tanh_d, into=_tanh_into, scale=_tanh_scale),
-    Activation("arctan", _arctan, _arctan_d, into=_arctan_into, scale=_arctan_scale),
-    Activation("relu", _relu, _relu_d, relu_family=True, into=_relu_into, scale=_relu_scale),
-    Activation("prelu", _prelu, _prelu_d, relu_family=True, alpha="learned", default_alpha=0.25,
-               into=_prelu_into, scale=_prelu_scale),
-    Activation("elu", _elu, _elu_d, relu_family=True, alpha="fixed", default_alpha=1.0,
-               into=_elu_into, scale=_elu_scale),
-    Activation("softplus", _softplus, _softplus_d, into=_softplus_into, scale=_softplus_scale),
-    Activation("softmax", softmax, None, output_only=True, jvp=_softmax_backward,
-               into=_softmax_into, scale=_softmax_scale),
+    Activation("identity", identity, identity_derivative),
+    Activation("binary_step", binary_step, binary_step_derivative, passes_gradient=False),
+    Activation("logistic", logistic, logistic_derivative),
+    Activation("tanh", tanh, tanh_derivative),
+    Activation("arctan", arctan, arctan_derivative),
+    Activation("relu", relu, relu_derivative, relu_family=True),
+    Activation("prelu", prelu, prelu_derivative, relu_family=True, alpha="learned",
+               default_alpha=0.25, dalpha=prelu_dalpha),
+    Activation("elu", elu, elu_derivative, relu_family=True, alpha="fixed", default_alpha=1.0),
+    Activation("softplus", softplus, softplus_derivative),
+    Activation("softmax", softmax, softmax_derivative, output_only=True),
 ]
 
 

@@ -1,8 +1,9 @@
 """Losses over a batch of ``m`` samples, each with the gradient that starts backpropagation.
 
 A loss is the mean over samples (columns) of a per-sample loss ``l(a, y)``. ``gradient``
-returns the per-sample ``dl/dA[L]``, or for a fused loss ``dl/dZ[L]``, shape ``(n[L], m)``;
-the ``1/m`` of the mean is applied once, in ``dW`` and ``db`` (NOTATION.md).
+returns the per-sample ``dA[L] = dl/dA[L]``, or for a fused loss ``dZ[L] = dl/dZ[L]``, shape
+``(n[L], m)``. The network passes ``scale = 1/m``: the ``1/m`` of the mean is applied once,
+here, and reaches every layer's ``dZ``, ``dW`` and ``db`` (docs/notation.md).
 """
 
 from __future__ import annotations

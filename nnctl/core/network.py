@@ -1,9 +1,10 @@
-"""A fully connected network, samples as columns (NOTATION.md).
+"""A fully connected network, samples as columns (docs/notation.md).
 
-Forward: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = f[l](Z[l])``.
-Backward: ``dZ[l] = dA[l] * f[l]'(Z[l])``, ``dW[l] = dZ[l] A[l-1]^T / m``,
-``db[l] = mean of dZ[l] over columns``, ``dA[l-1] = W[l]^T dZ[l]`` (not computed for l = 1).
-The ``1/m`` is applied once, to the output gradient (see ``Dense.backward``).
+Forward: ``Z[l] = W[l] A[l-1] + b[l]``, ``A[l] = f[l](Z[l])`` (``Dense._forward``).
+Backward: ``dZ[l] = dA[l] * f[l]'(Z[l])`` (``Dense._backward``), ``dW[l] = dZ[l] A[l-1]^T / m``,
+``db[l] = mean of dZ[l] over columns``, ``dA[l-1] = W[l]^T dZ[l]`` (not computed for l = 1)
+(``Dense._backward_dZ``). The ``1/m`` is applied once, to the output gradient
+(``Network.backward``), so every layer's ``dZ`` already carries it.
 
 All parameters live in one flat vector ``theta`` and all gradients in one flat vector
 ``grad``; each layer's ``W, b, alpha`` and ``dW, db, dalpha`` are views into them, so an
@@ -45,17 +46,19 @@ def _readonly(a: Array) -> Array:
 class _Buffers:
     """One layer's reused arrays for one batch size ``m``, named as in the notation.
 
-    ``A1: (n[l] + 1, m)`` is ``A`` with the row of ones the next layer's bias needs (``A``
-    is its top rows); ``T`` is scratch for the activation's fast paths; for identity, ``Z``
-    is ``A``. ``dA_prev: (n[l-1], m)`` is made on first use (layer 1 never needs one).
+    ``Z: (n[l], m)``. ``A_ones: (n[l] + 1, m)`` is ``[A; 1]``, ``A`` with the row of ones
+    the next layer's bias needs, and ``A: (n[l], m)`` is its top rows (a view); for
+    identity, ``Z`` is ``A``. ``T: (n[l], m)`` is scratch for the activation's forward and
+    derivative; in backward it holds ``f'(Z)`` (for most activations, see ``activations``).
+    ``dA_prev: (n[l-1], m)`` is made on first use (layer 1 never needs one).
     """
 
-    __slots__ = ("Z", "A", "A1", "T", "dA_prev")
+    __slots__ = ("Z", "A", "A_ones", "T", "dA_prev")
 
-    def __init__(self, n: int, m: int, dtype, identity: bool) -> None:
-        self.A1 = np.empty((n + 1, m), dtype)
-        self.A1[n] = 1
-        self.A = self.A1[:n]
+    def __init__(self, *, n: int, m: int, dtype: np.dtype, identity: bool) -> None:
+        self.A_ones = np.empty((n + 1, m), dtype)
+        self.A_ones[n] = 1
+        self.A = self.A_ones[:n]
         self.Z = self.A if identity else np.empty((n, m), dtype)
         self.T = np.empty((n, m), dtype)
         self.dA_prev: Array | None = None
@@ -69,7 +72,8 @@ class Dense:
     and ``dZ [A; 1]^T = [dZ A^T | sum of dZ]``: one matrix product each way gives ``Z``,
     and ``dW`` with ``db``, with no separate bias pass.
 
-    The network drives ``_forward`` and ``_backward``, which work in buffers reused from
+    The network drives ``_forward`` and ``_backward`` (``_backward_dZ`` when a fused loss
+    gives ``dZ[L]`` itself), which work in buffers reused from
     step to step (one set per batch size), so a training step allocates nothing. What a
     caller may read is the state of the last pass, as read-only views: ``A_prev``, ``Z``,
     ``A``, ``dZ``, ``dW``, ``db``, ``dalpha``. The next pass overwrites them, so copy what
@@ -90,7 +94,7 @@ class Dense:
         self.alpha = alpha
         self._dalpha = dalpha
         self.dalpha = None if dalpha is None else _readonly(dalpha)
-        self._A1_prev: Array | None = None
+        self._A_prev_ones: Array | None = None  # [A_prev; 1] of the last forward
         self._dZ: Array | None = None
         self._buffers: dict[int, _Buffers] = {}
         self._m, self._current = -1, None
@@ -108,7 +112,7 @@ class Dense:
     @property
     def A_prev(self) -> Array | None:
         """``A[l-1]: (n[l-1], m)`` of the last forward (read-only; the next pass overwrites it)."""
-        return None if self._A1_prev is None else _readonly(self._A1_prev[:-1])
+        return None if self._A_prev_ones is None else _readonly(self._A_prev_ones[:-1])
 
     @property
     def Z(self) -> Array | None:
@@ -134,43 +138,49 @@ class Dense:
         if buf is None:
             if len(self._buffers) >= self.KEEP:
                 self._buffers.pop(next(iter(self._buffers)))
-            buf = self._buffers[m] = _Buffers(self.n, m, self.W.dtype,
-                                              self.activation.name == "identity")
+            buf = self._buffers[m] = _Buffers(n=self.n, m=m, dtype=self.W.dtype,
+                                              identity=self.activation.name == "identity")
         self._m, self._current = m, buf
         return buf
 
-    def _forward(self, A1_prev: Array) -> Array:
+    def _forward(self, A_prev_ones: Array) -> Array:
         """``[A_prev; 1]: (n[l-1] + 1, m)`` -> this layer's buffer ``[A; 1]: (n[l] + 1, m)``."""
-        buf = self._buffers_for(A1_prev.shape[1])
-        np.dot(self.Wb, A1_prev, out=buf.Z)  # np.dot: the same BLAS call as matmul, less overhead
-        if buf.A is not buf.Z:
-            self.activation.into(buf.Z, buf.A, self.alpha, buf.T)
-        self._A1_prev = A1_prev
-        return buf.A1
+        buf = self._buffers_for(A_prev_ones.shape[1])
+        # Z = [W | b] [A_prev; 1] = W A_prev + b (np.dot: matmul's BLAS call, less overhead)
+        np.dot(self.Wb, A_prev_ones, out=buf.Z)
+        if buf.A is not buf.Z:  # identity: A is Z
+            self.activation.forward(buf.Z, buf.A, self.alpha, buf.T)  # A = f(Z)
+        self._A_prev_ones = A_prev_ones
+        return buf.A_ones
 
-    def _backward(self, G: Array, *, fused: bool = False, need_dA_prev: bool = True) -> Array | None:
-        """From ``G = dJ/dA[l]: (n[l], m)`` to this layer's buffer ``dJ/dA[l-1]``.
+    def _backward(self, dA: Array, *, need_dA_prev: bool = True) -> Array | None:
+        """From ``dA[l]: (n[l], m)`` to this layer's buffer ``dA[l-1]: (n[l-1], m)``.
 
-        ``G`` is overwritten with ``dZ``. ``J`` is the batch's mean loss, so ``G`` already
-        carries the ``1/m`` of ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``: applied
-        once, at the output, it reaches every layer without a pass over each ``dW``.
-        ``fused``: ``G`` is already ``dJ/dZ[l]``.
+        ``dA`` is overwritten: multiplied in place by ``f'(Z)``, it becomes ``dZ``.
         """
-        buf = self._buffers_for(G.shape[1])
-        if not fused:
-            if self._dalpha is not None:
-                # d f/d alpha = z where z < 0 and 0 elsewhere (NOTATION.md erratum 5).
-                np.minimum(buf.Z, 0, out=buf.T)
-                buf.T *= G
-                np.add.reduce(buf.T, axis=1, out=self._dalpha[:, 0])
-            self.activation.scale(G, buf.Z, buf.A, self.alpha, buf.T)
-        np.dot(G, self._A1_prev.T, out=self._dWb)
-        self._dZ = G
+        buf = self._current
+        if self._dalpha is not None:  # PReLU's slopes need dA before it becomes dZ
+            self.activation.dalpha(dA, buf.Z, buf.T, self._dalpha)
+        dZ = self.activation.derivative(dA, buf.Z, buf.A, self.alpha, buf.T)  # dZ = dA * f'(Z)
+        return self._backward_dZ(dZ, need_dA_prev=need_dA_prev)
+
+    def _backward_dZ(self, dZ: Array, *, need_dA_prev: bool = True) -> Array | None:
+        """From ``dZ[l]: (n[l], m)``: ``dW``, ``db`` and this layer's buffer ``dA[l-1]``.
+
+        ``dZ`` is kept (the ``dZ`` view). ``J`` is the batch's mean loss, so ``dZ = dJ/dZ``
+        already carries the ``1/m`` of ``dW = dZ A_prev^T / m`` and ``db = mean of dZ``:
+        applied once, at the output, it reaches every layer without a pass over each ``dW``.
+        """
+        # [dW | db] = dZ [A_prev; 1]^T: db, the sum of dZ over samples, comes with dW.
+        np.dot(dZ, self._A_prev_ones.T, out=self._dWb)
+        self._dZ = dZ
         if not need_dA_prev:
             return None
+        buf = self._current
         if buf.dA_prev is None:  # layer 1 never needs one
-            buf.dA_prev = np.empty((self.n_prev, G.shape[1]), self.W.dtype)
-        np.matmul(self.W.T, G, out=buf.dA_prev)  # W is a strided view: np.dot would copy it
+            buf.dA_prev = np.empty((self.n_prev, dZ.shape[1]), self.W.dtype)
+        # dA_prev = W^T dZ (W is a strided view of [W | b]: np.dot would copy it, matmul not)
+        np.matmul(self.W.T, dZ, out=buf.dA_prev)
         return buf.dA_prev
 
 
@@ -239,7 +249,8 @@ class Network:
         self.weight_mask = np.zeros(total, dtype=self.dtype)
 
         self.layers: list[Dense] = []
-        self._G: dict[int, Array] = {}  # dJ/dA[L] (or dZ[L]) per batch size
+        #: Per batch size m, the loss's gradient: dA[L], or dZ[L] for a fused loss.
+        self._output_gradient: dict[int, Array] = {}
         self._backward_ready = False  # the layers hold a forward that backward may use
         off, a_off = 0, sum(blocks)
         for l in range(1, L + 1):
@@ -319,42 +330,48 @@ class Network:
         return self.layers[-1]._current.A.copy()
 
     def _with_ones(self, X: Array) -> Array:
-        X1 = np.empty((X.shape[0] + 1, X.shape[1]), dtype=self.dtype)
-        X1[:-1] = X
-        X1[-1] = 1
-        return X1
+        X_ones = np.empty((X.shape[0] + 1, X.shape[1]), dtype=self.dtype)
+        X_ones[:-1] = X
+        X_ones[-1] = 1
+        return X_ones
 
-    def forward_cached(self, X1: Array) -> None:
+    def forward_cached(self, X_ones: Array) -> None:
         """``forward`` for ``[X; 1]: (n[0] + 1, m)``, which already has the row of ones.
 
         Returns nothing: the layers hold the pass (``layer(L).Z``, ``.A``, read-only), and
-        ``X1`` must stay unchanged until ``backward``. For the training loop.
+        ``X_ones`` must stay unchanged until ``backward``. For the training loop.
         """
+        A_ones = X_ones  # [A[0]; 1]
         for layer in self.layers:
-            X1 = layer._forward(X1)
+            A_ones = layer._forward(A_ones)
         self._backward_ready = True
 
     def backward(self, Y: Array) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
 
         ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``. The layers' ``dZ``
-        hold the gradients of the batch's mean loss, ``dZ[l] / m`` in NOTATION.md's terms.
+        hold the gradients of the batch's mean loss, ``dZ[l] / m`` in docs/notation.md's terms.
         """
         if not self._backward_ready:
             raise RuntimeError("backward needs a forward first (predict, outputs and evaluate"
                                " replace the layers' state of the last forward)")
-        A = self.layers[-1]._current.A
+        L, output = self.L, self.layers[-1]
+        A = output._current.A
         m = A.shape[1]
-        G = self._G.get(m)
-        if G is None:
-            G = self._G[m] = np.empty_like(A)
-            while len(self._G) > Dense.KEEP:
-                self._G.pop(next(iter(self._G)))
-        self.loss.gradient(A, Y, out=G, scale=1.0 / m)
-        fused = self.loss.fused
-        for i in range(self.L - 1, -1, -1):
-            G = self.layers[i]._backward(G, fused=fused, need_dA_prev=i > 0)
-            fused = False
+        out = self._output_gradient.get(m)
+        if out is None:
+            out = self._output_gradient[m] = np.empty_like(A)
+            while len(self._output_gradient) > Dense.KEEP:
+                self._output_gradient.pop(next(iter(self._output_gradient)))
+        # The 1/m of the batch's mean, applied once here (see Dense._backward_dZ).
+        if self.loss.fused:
+            dZ = self.loss.gradient(A, Y, out=out, scale=1.0 / m)  # dZ[L] = (A[L] - Y) / m
+            dA = output._backward_dZ(dZ, need_dA_prev=L > 1)
+        else:
+            dA = self.loss.gradient(A, Y, out=out, scale=1.0 / m)  # dA[L] / m
+            dA = output._backward(dA, need_dA_prev=L > 1)
+        for l in range(L - 1, 0, -1):
+            dA = self.layers[l - 1]._backward(dA, need_dA_prev=l > 1)  # dA[l] -> dA[l-1]
 
     def cost(self, Y: Array) -> float:
         """The loss of the last ``forward`` against ``Y: (n[L], m)``."""
@@ -385,15 +402,15 @@ class Network:
         m, C = X.shape[1], self.CHUNK
         A_out = np.empty((self.sizes[-1], m), self.dtype)
         Z_out = np.empty_like(A_out) if logits else None
-        X1 = np.zeros((X.shape[0] + 1, C), self.dtype)
-        X1[-1] = 1
+        X_ones = np.zeros((X.shape[0] + 1, C), self.dtype)
+        X_ones[-1] = 1
         last = self.layers[-1]
         for i in range(0, m, C):
             k = min(C, m - i)
-            X1[:-1, :k] = X[:, i:i + k]
+            X_ones[:-1, :k] = X[:, i:i + k]
             if k < C:
-                X1[:-1, k:] = 0  # padding: finite, and its outputs are dropped
-            self.forward_cached(X1)
+                X_ones[:-1, k:] = 0  # padding: finite, and its outputs are dropped
+            self.forward_cached(X_ones)
             A_out[:, i:i + k] = last._current.A[:, :k]
             if logits:
                 Z_out[:, i:i + k] = last._current.Z[:, :k]
@@ -465,7 +482,7 @@ def describe(sizes: Sequence[int], activations: Sequence[str]) -> str:
 
 
 def layer_shapes(sizes: Sequence[int], activations: Sequence[str], m: int) -> list[LayerShapes]:
-    """Shapes of each layer's tensors for ``m`` samples, from the sizes alone (NOTATION.md)."""
+    """Shapes of each layer's tensors for ``m`` samples, from the sizes alone (docs/notation.md)."""
     out = []
     for l in range(1, len(sizes)):
         n, n_prev = sizes[l], sizes[l - 1]

@@ -387,7 +387,7 @@ def _date_parts(frame, name: str, series, rows) -> dict[str, NDArray[np.float64]
     return {"year": dates.dt.year.to_numpy(np.float64, na_value=np.nan, copy=True),
             "month": dates.dt.month.to_numpy(np.float64, na_value=np.nan, copy=True),
             "day": dates.dt.day.to_numpy(np.float64, na_value=np.nan, copy=True),
-            "weekday": dates.dt.weekday.to_numpy(np.float64, na_value=np.nan, copy=True)}
+            "weekday": dates.dt.day_of_week.to_numpy(np.float64, na_value=np.nan, copy=True)}
 
 
 def _booleans(frame, c: Column, series, missing, rows) -> NDArray[np.float64]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from nnctl.core.activations import ACTIVATIONS
 from nnctl.errors import ConfigError
@@ -37,6 +37,26 @@ def test_whole_network_gradient_matches_finite_differences(hidden, output, loss,
     assert relative_error(analytic, numeric) < 1e-6
     # The output layer always receives a gradient, whatever the hidden activation.
     assert np.abs(net.layer(3).dW).max() > 0
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_layers_run_the_activation_pair(hidden):
+    """Each layer's A is f(Z) and its dZ is dA * f'(Z) (dA = W[l+1]^T dZ[l+1]), bit for bit.
+
+    So the derivative checked against finite differences in test_activations is the one
+    that trains.
+    """
+    rng = np.random.default_rng(8)
+    net = Network([4, 6, 5, 2], [hidden, hidden, "identity"], loss="mse", rng=rng)
+    X = rng.normal(size=(4, 9))
+    net.forward(X)
+    net.backward(rng.normal(size=(2, 9)))
+    for l in (1, 2):
+        layer, above = net.layer(l), net.layer(l + 1)
+        act = layer.activation
+        assert_array_equal(layer.A, act.f(layer.Z, layer.alpha))
+        dA = above.W.T @ above.dZ
+        assert_array_equal(layer.dZ, act.backward(dA, layer.Z, layer.A, layer.alpha))
 
 
 def test_prelu_alpha_gradient_and_prelu_output():
