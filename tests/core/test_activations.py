@@ -182,3 +182,19 @@ def test_f_and_backward_are_the_pair_on_new_arrays(name, dtype):
     assert_array_equal(dZ, act.derivative(dA.copy(), Z, A, alpha, np.empty_like(Z)))
     assert_array_equal(Z, Z_before)
     assert_array_equal(dA, dA_before)
+
+
+@pytest.mark.parametrize("dtype, size", [("float64", 100), ("float64", 10_000),
+                                         ("float32", 100), ("float32", 10_000)])
+def test_logistic_keeps_its_relative_accuracy_in_the_left_tail(dtype, size):
+    """(1 + tanh(z/2)) / 2 alone gave a probability of exactly 0 below z = -37: a log loss
+    of inf, and p_<class> columns of 0.0 in predict. Both code paths (small and large
+    arrays) are checked against e^z / (1 + e^z) in float64."""
+    low = -700.0 if dtype == "float64" else -80.0
+    Z = np.linspace(low, 30.0, size).astype(dtype)[None]
+    A = ACTIVATIONS["logistic"].f(Z)
+    exact = 1 / (1 + np.exp(-Z.astype(np.float64)))
+    normal = exact > np.finfo(dtype).tiny * 1e3  # beyond that the dtype has no such number
+    bound = 1e-9 if dtype == "float64" else 1e-3
+    assert (A[normal] > 0).all()
+    assert np.max(np.abs(A[normal] - exact[normal]) / exact[normal]) < bound
