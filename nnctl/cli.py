@@ -114,6 +114,29 @@ def shapes(config, m, as_json) -> None:
 
 @main.command()
 @click.argument("model")
+@click.argument("data", required=False, default="-")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@_reports_errors
+def evaluate(model, data, as_json) -> None:
+    """Judge MODEL on the labelled rows of DATA (a file, or - for stdin).
+
+    Classification: accuracy, balanced accuracy, per-class precision, recall, F1 and
+    support, macro and weighted averages, the confusion matrix, log loss and ROC AUC.
+    Regression: MAE, RMSE and R^2 in the target's units. Rows with no target are skipped
+    and counted.
+
+    \b
+    Examples:
+      nnctl evaluate penguins.npz datasets/penguins.csv
+      nnctl evaluate cars.npz datasets/cars.csv --json
+    """
+    from .commands import evaluate as command
+
+    command.run(model, data, as_json=as_json)
+
+
+@main.command()
+@click.argument("model")
 @click.argument("csv", required=False, default="-")
 @click.option("-o", "--output", metavar="OUT", help="Write the CSV here instead of stdout.")
 @_reports_errors

@@ -167,8 +167,9 @@ class DataConfig(_Section):
     impute: ImputeConfig = Field(ImputeConfig(), description="Default imputation by type.")
     missing_indicator: bool = Field(False, description="Add a <name>_missing column for every"
                                     " feature column that had missing cells in training.")
-    max_categories: int = Field(50, ge=1, le=100_000, description="Categories kept per text"
-                                " column (the most frequent; the rest become (other)).")
+    max_categories: int = Field(1000, ge=1, le=100_000, description="Categories kept per text"
+                                " column: the most frequent, each seen at least 3 times; the"
+                                " rest become (other).")
     header: bool = Field(True, description="Whether the first line names the columns.")
     standardize: Literal["zscore", "minmax", "none"] = Field(
         "zscore", description="Feature scaling, fitted on the training rows.")
@@ -252,10 +253,10 @@ class NetworkConfig(_Section):
     layers: Annotated[tuple[Annotated[LayerConfig, BeforeValidator(
         _layer, json_schema_input_type=Union[int, LayerConfig])], ...],
                       BeforeValidator(_layers)] = Field(
-        (LayerConfig(units=3, activation="tanh"), LayerConfig(units=2, activation="tanh"),
-         LayerConfig()),
+        (LayerConfig(units=32), LayerConfig(units=16), LayerConfig()),
         description="Hidden layers, then the output layer; a number is shorthand for"
-        " {units: n}.")
+        " {units: n}. The default (32 and 16 relu units) suits tables of a few hundred to"
+        " 100,000 rows.")
     init: Annotated[str, BeforeValidator(_registry_name(INITIALIZERS))] = Field(
         "auto", description="Weight initializer; auto: He for the ReLU family, Glorot"
         " otherwise.", json_schema_extra={"enum": INITIALIZERS.choices})
@@ -373,28 +374,45 @@ class EarlyStoppingConfig(_Section):
                              description="The least decrease that counts as an improvement.")
 
 
+def _batch_size(value):
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise _fail(f"expected a positive integer or auto, got {_a_kind(value)} {value!r}")
+
+
 class TrainingConfig(_Section):
     """How to train: epochs, batches, optimizer, schedule, early stopping, seed, dtype."""
 
-    epochs: int = Field(100, ge=1, le=10_000_000, description="Passes over the training rows.")
-    batch_size: int = Field(32, ge=1, le=100_000_000, description="Samples per step (m).")
+    epochs: int = Field(200, ge=1, le=10_000_000, description="Passes over the training rows (at"
+                        " most: early stopping usually ends sooner).")
+    batch_size: Annotated[Union[int, Literal["auto"]], BeforeValidator(_batch_size)] = Field(
+        "auto", ge=1, le=100_000_000, description="Samples per step (m); auto: 32 up to 3,200"
+        " training rows, then 1% of them, at most 256 (about 100 steps an epoch).")
     optimizer: OptimizerConfig = Field(OPTIMIZER_MODELS["adam"](), description="sgd, momentum,"
                                        " nesterov or adam, by name or as {name: ..., lr: ...}.")
-    l2: float = Field(0.0, ge=0.0, allow_inf_nan=False, description="L2 penalty (l2/2) sum W^2"
-                      " on the weights (not biases or PReLU slopes).")
+    l2: float = Field(1e-4, ge=0.0, allow_inf_nan=False, description="L2 penalty (l2/2) sum W^2"
+                      " on the weights (not biases or PReLU slopes); a guard for wide one-hot"
+                      " tables.")
     schedule: ScheduleConfig = Field(SCHEDULE_MODELS["constant"](), description="Learning-rate"
                                      " schedule: constant, step, exponential or cosine.")
     early_stopping: Annotated[EarlyStoppingConfig | None, BeforeValidator(
         _early_stopping, json_schema_input_type=Union[int, Literal[False], EarlyStoppingConfig, None]
     )] = Field(
-        None, description="patience (and min_delta), or a number as the patience; the best"
-        " weights are restored.")
+        EarlyStoppingConfig(patience=20), description="patience (and min_delta), or a number"
+        " as the patience, or false; it watches the validation loss (the training loss"
+        " without a validation split) and restores the best epoch's weights.")
     seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
     dtype: Literal[DTYPES] = Field("float64", description="float64 or float32.")  # type: ignore[valid-type]
 
     @property
     def lr(self) -> float:
         return self.optimizer.lr
+
+    def batch_for(self, m: int) -> int:
+        """The batch size for ``m`` training rows (``auto`` resolved)."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        return 32 if m <= 3200 else min(256, m // 100)
 
     @property
     def patience(self) -> int | None:
@@ -916,7 +934,7 @@ def _check_memory(cfg: Config, sizes: list[int]) -> None:
     n_params = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
     # theta, grad, the weight mask and up to three optimizer buffers of the same size,
     # plus Z, A, scratch and gradient buffers for a batch
-    batch = min(cfg.training.batch_size, 1 << 20)
+    batch = min(cfg.training.batch_for(1 << 20), 1 << 20)
     need = (6 * n_params + 4 * batch * sum(sizes)) * np.dtype(cfg.training.dtype).itemsize
     try:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -128,16 +128,82 @@ class TrainingProgress:
                              epoch=record.epoch, status=status)
 
 
+_HEADS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc", "macro_f1": "macro F1",
+          "log_loss": "log loss", "roc_auc": "ROC AUC", "r2": "R^2", "mae": "MAE", "rmse": "RMSE"}
+
+
+def _figure(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and (abs(value) >= 1e5 or 0 < abs(value) < 1e-3):
+        return f"{value:.4g}"
+    return f"{value:.4f}"
+
+
 def results(res: dict[str, dict[str, float]], task: str) -> None:
-    """The final table: loss and accuracy (or R^2 and MSE) per split."""
+    """The final table: loss and the headline metrics per split (regression in the
+    target's units)."""
     t = Table(box=box.SIMPLE_HEAD, title="results", title_justify="left", title_style="bold")
     t.add_column("split")
     t.add_column("loss", justify="right")
-    metric_names = ["accuracy"] if task == "classification" else ["r2", "mse"]
-    for name in metric_names:
-        t.add_column("R^2" if name == "r2" else name.upper() if name == "mse" else name, justify="right")
+    names = ["accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc"] \
+        if task == "classification" else ["r2", "mae", "rmse"]
+    names = [n for n in names if any(n in v for v in res.values())]
+    for name in names:
+        t.add_column(_HEADS[name], justify="right")
     for split, values in res.items():
-        t.add_row(split, f"{values['loss']:.4f}", *(f"{values[k]:.4f}" for k in metric_names))
+        t.add_row(split, _figure(values["loss"]), *(_figure(values.get(k)) for k in names))
+    console.print(t)
+
+
+def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:
+    """A confusion matrix: rows the true class, columns the predicted one."""
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", title_style="bold")
+    t.add_column(Text("true \\ predicted"))
+    for c in classes:
+        t.add_column(Text(c), justify="right")
+    for c, row in zip(classes, matrix):
+        t.add_row(Text(c), *(str(v) for v in row))
+    console.print(t)
+
+
+def evaluation(out: dict) -> None:
+    """``nnctl evaluate``'s report: totals, per-class (or per-target) tables, the confusion."""
+    skipped = f"; {out['skipped_rows']:,} without a target skipped" if out["skipped_rows"] else ""
+    console.print(Text(f"{out['data']}: {out['rows']:,} rows{skipped}"))
+    if out["task"] == "classification":
+        t = Table(box=box.SIMPLE_HEAD, title="per class", title_justify="left", title_style="bold")
+        for col in ("class", "precision", "recall", "F1", "support", "ROC AUC"):
+            t.add_column(col, justify="left" if col == "class" else "right")
+        for c in out["classes"]:
+            r = out["per_class"][c]
+            t.add_row(Text(c), _figure(r["precision"]), _figure(r["recall"]), _figure(r["f1"]),
+                      str(r["support"]), _figure(r["roc_auc"]))
+        for avg in ("macro", "weighted"):
+            r = out[avg]
+            t.add_row(f"({avg})", _figure(r["precision"]), _figure(r["recall"]), _figure(r["f1"]), "", "")
+        console.print(t)
+        summary_rows = [("accuracy", out["accuracy"]), ("balanced accuracy", out["balanced_accuracy"]),
+                        ("log loss", out["log_loss"]), ("ROC AUC", out["roc_auc"])]
+        _pairs(summary_rows)
+        confusion(out["confusion_matrix"], out["classes"], "confusion matrix")
+    else:
+        t = Table(box=box.SIMPLE_HEAD, title="per target", title_justify="left", title_style="bold")
+        for col in ("target", "MAE", "RMSE", "R^2"):
+            t.add_column(col, justify="left" if col == "target" else "right")
+        for name in out["targets"]:
+            r = out["per_target"][name]
+            t.add_row(Text(name), _figure(r["mae"]), _figure(r["rmse"]), _figure(r["r2"]))
+        console.print(t)
+        _pairs([("MAE", out["mae"]), ("RMSE", out["rmse"]), ("R^2", out["r2"])])
+
+
+def _pairs(rows) -> None:
+    t = Table(box=None, show_header=False)
+    t.add_column(style="cyan")
+    t.add_column(justify="right")
+    for name, value in rows:
+        t.add_row(name, _figure(value))
     console.print(t)
 
 

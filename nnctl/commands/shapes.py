@@ -62,7 +62,8 @@ def run(config: str | None, *, m: int | None = None, as_json: bool = False) -> d
     """``nnctl shapes``: the table on stdout, or the report as JSON."""
     cfg = config_mod.load(config)
     sizes, acts = network_shape(cfg)
-    report = shapes_report(sizes, acts, m or cfg.training.batch_size, cfg.training.dtype)
+    batch = cfg.training.batch_size if cfg.training.batch_size != "auto" else 32
+    report = shapes_report(sizes, acts, m or batch, cfg.training.dtype)
     if as_json:
         render.data(json.dumps(report, indent=2) + "\n")
     else:

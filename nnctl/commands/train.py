@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import config as config_mod
 from .. import model_file, render
+from .evaluate import finite, headline, report
 from ..config import Config, build_network, resolve_network
 from ..core.network import Network, describe
 from ..core.train import History, evaluate, fit
@@ -81,7 +82,7 @@ class Session:
         t = cfg.training
         try:
             history = fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
-                          epochs=t.epochs, batch_size=t.batch_size,
+                          epochs=t.epochs, batch_size=t.batch_for(train.m),
                           rng=np.random.default_rng(t.seed + self.start_epoch),
                           X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
                           schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
@@ -94,11 +95,16 @@ class Session:
         return Outcome(self.network, history, results, cfg.model_path, cfg.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Loss and metrics on every split."""
+        """Loss and metrics on every split: the training loop's (accuracy or R^2 and MSE on
+        the loss's scale), then the report's headline figures (regression in the target's
+        units). The whole reports are kept in ``self.reports``."""
         out = {}
+        self.reports = {}
         for name, s in self.prep.splits.items():
-            loss, metrics = evaluate(self.network, s.X.T, s.Y.T)
-            out[name] = {"loss": loss, **metrics}
+            loss, figures = evaluate(self.network, s.X.T, s.Y.T)
+            self.reports[name] = report(self.network, s.X, s.Y, self.prep.target,
+                                        self.prep.target_scaler)
+            out[name] = {"loss": loss, **figures, **headline(self.reports[name], self.prep.target.kind)}
         return out
 
     def _save_partial(self, history: History, error: NnctlError) -> str:
@@ -118,7 +124,8 @@ class Session:
             "config": cfg.to_dict(),
             "training": {"status": status, "epochs_run": epochs_run,
                          "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
-                         "loss_inferred": self.prep.loss_inferred, "results": results},
+                         "loss_inferred": self.prep.loss_inferred, "results": finite(results),
+                         "reports": finite(self.reports)},
         }
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
@@ -149,7 +156,7 @@ class Session:
             "optimizer": self.cfg.training.optimizer.name,
             "lr": self.cfg.training.lr,
             "epochs": self.cfg.training.epochs,
-            "batch_size": self.cfg.training.batch_size,
+            "batch_size": self.cfg.training.batch_for(prep.splits["train"].m),
             "l2": self.cfg.training.l2,
             "schedule": self.cfg.training.schedule.name,
             "patience": self.cfg.training.patience,
@@ -204,6 +211,11 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
         render.note(f"stopped early: no improvement for {cfg.training.patience} epochs;"
                     f" kept the weights of epoch {history.best_epoch}")
     render.results(outcome.results, session.prep.target.kind)
+    if session.prep.target.kind == "classification":
+        split = "test" if "test" in session.reports else "validation" if "validation" in session.reports \
+            else "train"
+        render.confusion(session.reports[split]["confusion_matrix"], session.prep.target.classes,
+                         f"confusion matrix ({split})")
     render.curves(history.column("train_loss"), history.column("val_loss"),
                   first_epoch=session.start_epoch + 1)
     render.saved(outcome.model_path, outcome.history_path)

@@ -9,7 +9,7 @@ Inference, when a column's type is not set in the config:
 - dates (``2024-05-01``, ``05/01/2024``, ...) are ``date``: expanded into numeric columns
   ``<name>.year``, ``.month``, ``.day`` and ``.weekday`` (those that vary in training);
 - other text is ``categorical``, unless it looks like an identifier or free text (more than
-  ``MAX_UNIQUE_SHARE`` of the rows distinct and over ``max_categories`` values), which is
+  ``MAX_UNIQUE_SHARE`` of the rows distinct, more than ``MIN_IDENTIFIER``), which is
   dropped with a warning saying how to keep it;
 - a mostly numeric column with a few cells that are not numbers is refused, naming the
   first such cell (usually a typo or an unlisted missing-value token).
@@ -31,8 +31,12 @@ TYPES = ("numeric", "categorical", "boolean", "date")
 DATE_PARTS = ("year", "month", "day", "weekday")
 NUMERIC_IMPUTE = ("median", "mean")
 CATEGORICAL_IMPUTE = ("most_frequent", "missing")
-#: Text columns with more distinct values than this share of the rows are identifiers.
+#: Text columns with more distinct values than this share of the rows (and more than
+#: MIN_IDENTIFIER of them) are identifiers or free text, not categories.
 MAX_UNIQUE_SHARE = 0.5
+MIN_IDENTIFIER = 20
+#: Categories seen fewer times than this in training go to ``(other)``.
+MIN_COUNT = 3
 #: The category that missing cells become with ``impute: missing``.
 MISSING = "(missing)"
 #: The category that rare values become when a column has more than ``max_categories``.
@@ -95,7 +99,7 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame, names: Sequence[str], *, settings: dict[str, dict] | None = None,
             impute_numeric: str = "median", impute_categorical: str = "most_frequent",
-            indicator: bool = False, max_categories: int = 50) -> tuple[Preprocessor, list[str]]:
+            indicator: bool = False, max_categories: int = 1000) -> tuple[Preprocessor, list[str]]:
         """Decide and fit each column of ``names`` on the training rows of ``frame``.
 
         ``settings`` maps a column to its config (``type``, ``impute``, ``indicator``,
@@ -258,7 +262,7 @@ def _infer(frame, name: str, series, max_categories: int) -> tuple[str, str]:
                         " column of numbers; fix the cell, list it in data.na_values if it"
                         f" means missing, or set data.columns.{name}.type: categorical")
     distinct = text.nunique()
-    if distinct > max_categories and distinct > MAX_UNIQUE_SHARE * len(text):
+    if distinct > MIN_IDENTIFIER and distinct > MAX_UNIQUE_SHARE * len(text):
         return "drop", (f"looks like an identifier or free text ({distinct} distinct values in"
                         f" {len(text)} rows)")
     if _looks_like_dates(text):
@@ -323,8 +327,10 @@ def _fit_column(frame, name, series, kind, s, impute_numeric, impute_categorical
     how = s.get("impute") or impute_categorical
     # Most frequent first; ties broken by the value so that a refit gives the same order.
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    kept = [v for v, _ in ranked[:max_categories]]
-    other = len(ranked) > max_categories
+    # A category seen fewer than MIN_COUNT times is too rare to learn a weight for: with
+    # the ones past max_categories it goes to (other).
+    kept = [v for v, count in ranked[:max_categories] if count >= MIN_COUNT or len(ranked) <= 2]
+    other = len(kept) < len(ranked)
     categories = sorted(kept)
     if how == "missing":
         fill = MISSING

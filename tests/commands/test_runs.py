@@ -20,7 +20,7 @@ def test_divergence_exits_1_names_epoch_and_layer_and_saves_the_best_model(cli, 
         data: {{train: {DATASETS / 'diabetes.csv'}, target: progression, standardize_target: false}}
         network: {{layers: [{{units: 8, activation: tanh}}, 1]}}
         loss: mse
-        training: {{epochs: 30, optimizer: {{name: sgd, lr: 1.0}}}}
+        training: {{epochs: 30, optimizer: {{name: sgd, lr: 1.0}}, l2: 0, early_stopping: false}}
         output: {{model: d.npz}}
         """))
     run = cli("train", "div.yaml")
