@@ -374,6 +374,21 @@ class EarlyStoppingConfig(_Section):
                              description="The least decrease that counts as an improvement.")
 
 
+def _class_weight(value):
+    if isinstance(value, dict):  # labels may be numbers in YAML ({0: 1, 1: 5}): keys as text
+        return {_label_text(k): v for k, v in value.items()}
+    if value is not None and value != "balanced":
+        raise _fail(f"expected balanced or a mapping of class label to weight, got"
+                    f" {_a_kind(value)} {value!r}")
+    return value
+
+
+def _label_text(key) -> str:
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
 def _batch_size(value):
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
         return value
@@ -401,6 +416,10 @@ class TrainingConfig(_Section):
         EarlyStoppingConfig(patience=20), description="patience (and min_delta), or a number"
         " as the patience, or false; it watches the validation loss (the training loss"
         " without a validation split) and restores the best epoch's weights.")
+    class_weight: Annotated[Union[Literal["balanced"], dict[str, Annotated[float, Field(
+        ge=0.0, allow_inf_nan=False)]], None], BeforeValidator(_class_weight)] = Field(
+        None, description="Classification: balanced (m / (k m_c) for class c), or a weight per"
+        " label (others 1); each sample's loss is multiplied by its class's weight.")
     seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
     dtype: Literal[DTYPES] = Field("float64", description="float64 or float32.")  # type: ignore[valid-type]
 

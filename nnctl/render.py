@@ -77,6 +77,8 @@ def summary(info: dict) -> None:
                       f", early stopping (patience {info['patience']})" if info["patience"] else ""])
     t.add_row("training", f"{info['optimizer']}, lr {info['lr']:g}, {info['epochs']} epochs,"
               f" batch {info['batch_size']}{extras}; standardize {info['standardize']}")
+    if info.get("class_weights"):
+        t.add_row("weights", Text(", ".join(f"{c} {w:.3g}" for c, w in info["class_weights"].items())))
     if info.get("resumed_from_epoch") is not None:
         t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
     console.print(t)

@@ -86,7 +86,8 @@ class Session:
                           rng=np.random.default_rng(t.seed + self.start_epoch),
                           X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
                           schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
-                          on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch)
+                          on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
+                          sample_weight=prep.sample_weight())
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise
@@ -123,6 +124,7 @@ class Session:
             "data": self.prep.metadata(),
             "config": cfg.to_dict(),
             "training": {"status": status, "epochs_run": epochs_run,
+                         "class_weights": self.prep.class_weights,
                          "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
                          "loss_inferred": self.prep.loss_inferred, "results": finite(results),
                          "reports": finite(self.reports)},
@@ -158,6 +160,7 @@ class Session:
             "epochs": self.cfg.training.epochs,
             "batch_size": self.cfg.training.batch_for(prep.splits["train"].m),
             "l2": self.cfg.training.l2,
+            "class_weights": prep.class_weights,
             "schedule": self.cfg.training.schedule.name,
             "patience": self.cfg.training.patience,
             "standardize": prep.scaler.method,

@@ -4,6 +4,10 @@ A loss is the mean over samples (columns) of a per-sample loss ``l(a, y)``. ``gr
 returns the per-sample ``dA[L] = dl/dA[L]``, or for a fused loss ``dZ[L] = dl/dZ[L]``, shape
 ``(n[L], m)``. The network passes ``scale = 1/m``: the ``1/m`` of the mean is applied once,
 here, and reaches every layer's ``dZ``, ``dW`` and ``db`` (docs/notation.md).
+
+Sample weights ``w: (m,)`` (class weights, for instance) make the loss the weighted mean
+``J = (1/m) sum_i w_i l_i``, so ``dZ[L]`` (or ``dA[L]``) of sample ``i`` is multiplied by
+``w_i``: ``Network.backward`` applies it, one more pass over ``(n[L], m)``.
 """
 
 from __future__ import annotations
@@ -28,8 +32,18 @@ class Loss:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
-    def value(self, Z: Array, A: Array, Y: Array) -> float:
-        """Mean loss over the ``m`` columns. ``Z, A, Y: (n[L], m)``."""
+    def value(self, Z: Array, A: Array, Y: Array, w: Array | None = None) -> float:
+        """Mean loss over the ``m`` columns (``Z, A, Y: (n[L], m)``), weighted by ``w: (m,)``
+        when given: ``(1/m) sum_i w_i l_i``."""
+        if w is None:
+            return self._mean(Z, A, Y)
+        return float(np.dot(self.per_sample(Z, A, Y), w)) / Z.shape[1]
+
+    def _mean(self, Z: Array, A: Array, Y: Array) -> float:
+        return float(self.per_sample(Z, A, Y).mean())
+
+    def per_sample(self, Z: Array, A: Array, Y: Array) -> Array:
+        """``l`` of each sample: ``(m,)``."""
         raise NotImplementedError
 
     #: ``gradient`` returns ``dZ[L]`` (fused with the output activation), not ``dA[L]``.
@@ -54,9 +68,13 @@ class MeanSquaredError(Loss):
     name = "mse"
     requires = None
 
-    def value(self, Z, A, Y):
+    def _mean(self, Z, A, Y):
         D = A - Y
         return float(np.vdot(D, D)) / D.size
+
+    def per_sample(self, Z, A, Y):
+        D = A - Y
+        return np.einsum("ij,ij->j", D, D) / D.shape[0]
 
     def _factor(self, A):
         return 2 / A.shape[0]  # d/da of (1/n[L]) sum (a - y)^2
@@ -68,10 +86,13 @@ class BinaryCrossEntropy(Loss):
     name = "binary_crossentropy"
     requires = "logistic"
 
-    def value(self, Z, A, Y):
+    def _mean(self, Z, A, Y):
         # Written in the logit z: -[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z,
         # which never takes log(0), even when s(z) rounds to exactly 0 or 1.
         return float(np.sum(np.logaddexp(0, Z) - Y * Z)) / Z.shape[1]
+
+    def per_sample(self, Z, A, Y):
+        return (np.logaddexp(0, Z) - Y * Z).sum(axis=0)
 
     # dl/da * s'(z) = (a - y)/(a(1-a)) * a(1-a) = a - y: fused, and stable at a in {0, 1}.
     fused = True
@@ -83,11 +104,17 @@ class CategoricalCrossEntropy(Loss):
     name = "categorical_crossentropy"
     requires = "softmax"
 
-    def value(self, Z, A, Y):
+    def _mean(self, Z, A, Y):
+        return -float(np.vdot(Y, self._log_softmax(Z))) / Z.shape[1]
+
+    def per_sample(self, Z, A, Y):
+        return -np.einsum("ij,ij->j", Y, self._log_softmax(Z))
+
+    @staticmethod
+    def _log_softmax(Z):
         # log softmax(z) = z - logsumexp(z), shifted by the column max: no log(0).
         Zs = Z - Z.max(axis=0, keepdims=True)
-        log_A = Zs - np.log(np.exp(Zs).sum(axis=0, keepdims=True))
-        return -float(np.vdot(Y, log_A)) / Z.shape[1]
+        return Zs - np.log(np.exp(Zs).sum(axis=0, keepdims=True))
 
     # The softmax Jacobian times -y/a collapses to a - y when each column of Y sums to 1.
     fused = True

@@ -346,11 +346,13 @@ class Network:
             A_ones = layer._forward(A_ones)
         self._backward_ready = True
 
-    def backward(self, Y: Array) -> None:
+    def backward(self, Y: Array, w: Array | None = None) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
 
         ``Y: (n[L], m)``. A fused loss starts from ``dZ[L] = A[L] - Y``. The layers' ``dZ``
         hold the gradients of the batch's mean loss, ``dZ[l] / m`` in docs/notation.md's terms.
+        With sample weights ``w: (m,)`` the loss is ``(1/m) sum_i w_i l_i``, and column ``i``
+        of the output gradient is multiplied by ``w_i``.
         """
         if not self._backward_ready:
             raise RuntimeError("backward needs a forward first (predict, outputs and evaluate"
@@ -366,22 +368,26 @@ class Network:
         # The 1/m of the batch's mean, applied once here (see Dense._backward_dZ).
         if self.loss.fused:
             dZ = self.loss.gradient(A, Y, out=out, scale=1.0 / m)  # dZ[L] = (A[L] - Y) / m
+            if w is not None:
+                dZ *= w  # dZ[L] of sample i = w_i (a_i - y_i) / m
             dA = output._backward_dZ(dZ, need_dA_prev=L > 1)
         else:
             dA = self.loss.gradient(A, Y, out=out, scale=1.0 / m)  # dA[L] / m
+            if w is not None:
+                dA *= w
             dA = output._backward(dA, need_dA_prev=L > 1)
         for l in range(L - 1, 0, -1):
             dA = self.layers[l - 1]._backward(dA, need_dA_prev=l > 1)  # dA[l] -> dA[l-1]
 
-    def cost(self, Y: Array) -> float:
-        """The loss of the last ``forward`` against ``Y: (n[L], m)``."""
+    def cost(self, Y: Array, w: Array | None = None) -> float:
+        """The loss of the last ``forward`` against ``Y: (n[L], m)`` (weighted by ``w``)."""
         out = self.layers[-1]._current
-        return self.loss.value(out.Z, out.A, Y)
+        return self.loss.value(out.Z, out.A, Y, w)
 
-    def compute_loss(self, X: Array, Y: Array) -> float:
-        """Forward ``X`` and return the mean loss against ``Y``."""
+    def compute_loss(self, X: Array, Y: Array, w: Array | None = None) -> float:
+        """Forward ``X`` and return the (weighted) mean loss against ``Y``."""
         self.forward(X)
-        return self.cost(np.asarray(Y, dtype=self.dtype))
+        return self.cost(np.asarray(Y, dtype=self.dtype), w)
 
     def predict(self, X: Array) -> Array:
         """``A[L]: (n[L], m)`` for ``X: (n[0], m)``, a new array the caller owns.

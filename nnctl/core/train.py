@@ -88,8 +88,12 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         Y_val: Array | None = None, schedule: Callable[[float, int], float] | None = None,
         patience: int | None = None, min_delta: float = 0.0,
         on_epoch: Callable[[EpochRecord], None] | None = None,
-        on_batch: Callable[[int, int], None] | None = None, start_epoch: int = 0) -> History:
+        on_batch: Callable[[int, int], None] | None = None, start_epoch: int = 0,
+        sample_weight: Array | None = None) -> History:
     """Train ``network`` in place on ``X: (n[0], m)``, ``Y: (n[L], m)``.
+
+    ``sample_weight: (m,)`` weights each sample's loss (class weights): the training loss
+    is ``(1/m) sum_i w_i l_i``; validation stays unweighted.
 
     Each epoch visits the samples in a fresh order drawn from ``rng``; the last batch may
     be smaller (its ``m`` is its own size). With ``patience``, training stops once the
@@ -114,7 +118,13 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     schedule = schedule or Constant()
 
     history = History(monitor="val_loss" if X_val is not None else "train_loss")
-    steps = _Steps(network, optimizer, X, Y, batch_size)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=network.dtype)
+        if sample_weight.shape != (X.shape[1],) or not (np.isfinite(sample_weight).all()
+                                                        and (sample_weight >= 0).all()):
+            raise DataError(f"sample_weight must be {X.shape[1]} finite weights >= 0, got shape"
+                            f" {sample_weight.shape}")
+    steps = _Steps(network, optimizer, X, Y, batch_size, sample_weight)
     best_theta = network.theta.copy()
     epoch_theta = np.empty_like(network.theta)
     best_loss = math.inf
@@ -176,7 +186,7 @@ class _Steps:
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, X: Array, Y: Array,
-                 batch_size: int) -> None:
+                 batch_size: int, w: Array | None = None) -> None:
         self.network, self.optimizer = network, optimizer
         self.m = X.shape[1]
         self.batch_size = bs = min(batch_size, self.m)
@@ -190,28 +200,33 @@ class _Steps:
         self.Y_cols = np.ascontiguousarray(Y)  # for the epoch's figures
         self.X_buf = np.empty((bs, X.shape[0] + 1), dtype=dtype)
         self.Y_buf = np.empty((bs, n_out), dtype=dtype)
+        self.w = w
+        self.w_buf = None if w is None else np.empty(bs, dtype=dtype)
         # Z[L] for a fused loss (its value needs the logits), else A[L]; a column per
         # sample in visiting order.
         self.keep_Z = network.loss.fused
         self.out = np.empty((n_out, self.m), dtype=dtype)
 
-    def batch(self, order: NDArray, b: int) -> tuple[Array, Array]:
+    def batch(self, order: NDArray, b: int) -> tuple[Array, Array, Array | None]:
         bs = self.batch_size
         idx = order[b * bs:(b + 1) * bs]
         X_buf, Y_buf = (self.X_buf, self.Y_buf) if idx.size == bs else (
             self.X_buf[:idx.size], self.Y_buf[:idx.size])
+        w = None
+        if self.w is not None:
+            w = np.take(self.w, idx, out=self.w_buf[:idx.size], mode="clip")
         # mode="clip": with out=, the default mode buffers the whole gather (3x slower).
         return (np.take(self.X_rows, idx, axis=0, out=X_buf, mode="clip").T,
-                np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T)
+                np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T, w)
 
     def run(self, order: NDArray, on_batch) -> None:
         network, optimizer, out, n, bs = self.network, self.optimizer, self.out, self.n_batches, self.batch_size
         last = network.layers[-1]
         for b in range(n):
-            Xb, Yb = self.batch(order, b)
+            Xb, Yb, wb = self.batch(order, b)
             network.forward_cached(Xb)
             np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], last.Z if self.keep_Z else last.A)
-            network.backward(Yb)
+            network.backward(Yb, wb)
             optimizer.step(network)
             if on_batch is not None:
                 on_batch(b + 1, n)
@@ -224,7 +239,8 @@ class _Steps:
             Z, A = out, network.layers[-1].activation.f(out)
         else:
             Z, A = None, out
-        return network.loss.value(Z, A, Y), _metrics(network, A, Y, "train_")
+        w = None if self.w is None else self.w[order]
+        return network.loss.value(Z, A, Y, w), _metrics(network, A, Y, "train_")
 
     def replay(self, order: NDArray, theta: Array, state: dict) -> tuple[str, tuple[int, str] | None]:
         """Rerun the epoch from its start, checking every step, to find where it broke."""
@@ -232,11 +248,11 @@ class _Steps:
         np.copyto(network.theta, theta)
         optimizer.load_state(state)
         for b in range(self.n_batches):
-            Xb, Yb = self.batch(order, b)
+            Xb, Yb, wb = self.batch(order, b)
             network.forward_cached(Xb)
-            if not math.isfinite(network.cost(Yb)):
+            if not math.isfinite(network.cost(Yb, wb)):
                 return f"the training loss (batch {b + 1})", network.first_nonfinite()
-            network.backward(Yb)
+            network.backward(Yb, wb)
             optimizer.step(network)
             if not np.isfinite(network.theta).all():
                 return f"the parameters (after batch {b + 1})", network.first_nonfinite()

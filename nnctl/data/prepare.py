@@ -59,6 +59,17 @@ class Prepared:
     #: rows of the training file left out because a target cell was missing
     dropped_rows: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: per class label, the weight of its samples' loss (None: all 1)
+    class_weights: dict[str, float] | None = None
+
+    def sample_weight(self, split: str = "train") -> NDArray | None:
+        """``w: (m,)`` for a split's rows from the class weights, or None."""
+        if self.class_weights is None:
+            return None
+        Y = self.splits[split].Y
+        idx = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+        weights = np.array([self.class_weights[c] for c in self.target.classes])
+        return weights[idx]
 
     @property
     def encoded(self) -> list[str]:
@@ -183,9 +194,31 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         scaler.transform(s.X, out=s.X)
         if target_scaler:
             target_scaler.transform(s.Y, out=s.Y)
+    class_weights = _class_weights(cfg, target, splits["train"], loss)
     return Prepared(features, positions, preprocessor, target, loss, inferred, scaler,
                     target_scaler, splits, d.header, delimiter, d.encoding, list(d.na_values),
-                    dropped_rows, warnings)
+                    dropped_rows, warnings, class_weights)
+
+
+def _class_weights(cfg: Config, target: Target, train: Split, loss: str) -> dict[str, float] | None:
+    """``training.class_weight`` as a weight per class label (balanced: m / (k m_c))."""
+    setting = cfg.training.class_weight
+    if setting is None:
+        return None
+    if target.kind != "classification":
+        raise cfg.error(("training", "class_weight"), "class weights need a classification"
+                        " target; remove the key for regression")
+    Y = train.Y
+    idx = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    counts = np.bincount(idx, minlength=len(target.classes))
+    if setting == "balanced":
+        k = int((counts > 0).sum())
+        return {c: (float(idx.size / (k * n)) if n else 1.0) for c, n in zip(target.classes, counts)}
+    unknown = [label for label in setting if str(label) not in target.classes]
+    if unknown:
+        raise cfg.error(("training", "class_weight", unknown[0]), f"no class '{unknown[0]}' in the"
+                        f" target; the classes are {', '.join(target.classes)}")
+    return {c: float(setting.get(c, 1.0)) for c in target.classes}
 
 
 def frame_for_model(path: str, data: dict, *, what: str = "input", raw: bytes | None = None) -> Frame:

@@ -169,3 +169,40 @@ def test_defaults_come_within_reach_of_a_scikit_learn_pipeline(cli, tmp_path, na
     predicted = model.predict(test.drop(columns=[target]))
     theirs = (accuracy_score if classification else r2_score)(test[target], predicted)
     assert ours >= theirs - margin, (ours, theirs)
+
+
+def imbalanced_csv(path, rows=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 2))
+    rare = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.7, size=rows)) > 2.0  # about 5%
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "label": np.where(rare, "rare", "common")}
+                 ).to_csv(path, index=False)
+
+
+def test_balanced_class_weights_lift_the_rare_class(cli, tmp_path):
+    """class_weight: balanced multiplies each sample's loss by m / (k m_c): the rare class
+    (5% of the rows) gets found far more often, at some cost in plain accuracy."""
+    imbalanced_csv(tmp_path / "imb.csv")
+    results = {}
+    for name, extra in (("plain", ""), ("balanced", ", class_weight: balanced")):
+        write(tmp_path / f"{name}.yaml", "data: {train: imb.csv, target: label}\n"
+                                          f"training: {{epochs: 60, early_stopping: false{extra}}}\n")
+        run = cli("train", f"{name}.yaml", "-o", f"{name}.npz")
+        assert run.code == 0, run
+        report = json.loads(cli("evaluate", f"{name}.npz", "imb.csv", "--json").stdout)
+        results[name] = report
+    rare_plain = results["plain"]["per_class"]["rare"]["recall"]
+    rare_balanced = results["balanced"]["per_class"]["rare"]["recall"]
+    assert rare_balanced > rare_plain + 0.2, (rare_plain, rare_balanced)  # 0.35 -> 0.93 when written (accuracy 0.95 -> 0.84)
+    assert results["balanced"]["balanced_accuracy"] > results["plain"]["balanced_accuracy"]
+    weights = model_file.load(tmp_path / "balanced.npz").metadata["training"]["class_weights"]
+    counts = pd.read_csv(tmp_path / "imb.csv")["label"].value_counts()
+    assert weights["rare"] / weights["common"] == pytest.approx(counts["common"] / counts["rare"], rel=0.1)
+
+
+def test_class_weight_names_an_unknown_label(cli, tmp_path):
+    imbalanced_csv(tmp_path / "imb.csv", rows=200)
+    write(tmp_path / "c.yaml", "data: {train: imb.csv, target: label}\n"
+                               "training: {class_weight: {rare: 5, raer: 2}}\n")
+    assert_one_line_error(cli("train", "c.yaml"), 2, "c.yaml, line 2: training.class_weight.raer",
+                          "no class 'raer'", "the classes are common, rare")

@@ -229,3 +229,29 @@ def test_first_nonfinite_names_the_layer_and_tensor():
     with np.errstate(invalid="ignore", over="ignore"):
         net.forward(np.ones((2, 4)))
     assert net.first_nonfinite() == (2, "W")
+
+
+@pytest.mark.parametrize("output, loss, n_out", OUTPUTS)
+def test_weighted_loss_gradient_matches_finite_differences(output, loss, n_out):
+    """Sample weights w (class weights): J = (1/m) sum_i w_i l_i, so dZ[L] of sample i is
+    w_i (a_i - y_i) / m; checked against central differences of the weighted loss."""
+    rng = np.random.default_rng(7)
+    net = Network([3, 4, n_out], ["tanh", output], loss=loss, rng=np.random.default_rng(1))
+    m = 9
+    X, Y = rng.normal(size=(3, m)), targets(loss, n_out, m, rng)
+    w = rng.uniform(0.2, 3.0, size=m)
+    net.forward(X)
+    net.backward(Y, w)
+    analytic = net.grad.copy()
+    numeric = np.zeros_like(analytic)
+    for i in range(net.theta.size):
+        old = net.theta[i]
+        net.theta[i] = old + 1e-6
+        plus = net.compute_loss(X, Y, w)
+        net.theta[i] = old - 1e-6
+        minus = net.compute_loss(X, Y, w)
+        net.theta[i] = old
+        numeric[i] = (plus - minus) / 2e-6
+    assert relative_error(analytic, numeric) < 1e-6
+    # and weights of 1 are the plain mean, to the last bits of the loss
+    assert net.compute_loss(X, Y, np.ones(m)) == pytest.approx(net.compute_loss(X, Y), rel=1e-14)
