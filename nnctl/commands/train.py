@@ -139,8 +139,8 @@ class Session:
         """Facts for the one-screen summary before training."""
         prep, net = self.prep, self.network
         return {
-            "config": self.cfg.source,
-            "data": str(self.cfg.data.train),
+            "config": _shown(self.cfg.source),
+            "data": _shown(self.cfg.data.train),
             "rows": {k: s.m for k, s in prep.splits.items()},
             "features": prep.features,
             "columns": [_describe_column(c) for c in prep.preprocessor.columns],
@@ -168,6 +168,18 @@ class Session:
             "warnings": prep.warnings + net.warnings,
             "model": str(self.cfg.model_path),
         }
+
+
+def _shown(path) -> str:
+    """A path as the summary shows it: relative to the working directory when inside it."""
+    import os
+
+    text = str(path)
+    try:
+        rel = os.path.relpath(text)
+    except ValueError:
+        return text
+    return rel if not rel.startswith("..") else text
 
 
 def _describe_column(c) -> str:
