@@ -15,7 +15,7 @@ from helpers import DATASETS, write
 
 def test_sigint_saves_the_best_model_and_history(tmp_path):
     write(tmp_path / "long.yaml", f"data: {{train: {DATASETS / 'default.csv'}}}\n"
-          "training: {epochs: 1000000, batch_size: 32}\noutput: {model: m.npz}\n")
+          "training: {epochs: 1000000, batch_size: 32, early_stopping: false}\noutput: {model: m.npz}\n")
     proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "long.yaml"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "200"})
