@@ -499,6 +499,16 @@ class Config(_Section):
     training: TrainingConfig = Field(TrainingConfig(), description="Training.")
     output: OutputConfig = Field(OutputConfig(), description="Outputs.")
 
+    @model_validator(mode="after")
+    def _task_fits_the_loss(self):
+        if self.task == "classification" and self.loss == "mse":
+            raise _fail("task: classification needs a cross-entropy loss, not mse; set loss:"
+                        " auto (or binary_crossentropy / categorical_crossentropy)", "loss")
+        if self.task == "regression" and self.loss not in ("auto", "mse"):
+            raise _fail(f"task: regression needs loss mse, not {self.loss}; set loss: auto or"
+                        " mse", "loss")
+        return self
+
     _source: str = PrivateAttr("<config>")
     _lines: dict = PrivateAttr(default_factory=dict)
     _raw: dict = PrivateAttr(default_factory=dict)

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError, ModelFileError
+from ..errors import ConfigError, DataError, ModelFileError
 from ..registry import did_you_mean
 
 TYPES = ("numeric", "categorical", "boolean", "date")
@@ -99,12 +99,16 @@ class Preprocessor:
     @classmethod
     def fit(cls, frame, names: Sequence[str], *, settings: dict[str, dict] | None = None,
             impute_numeric: str = "median", impute_categorical: str = "most_frequent",
-            indicator: bool = False, max_categories: int = 1000) -> tuple[Preprocessor, list[str]]:
+            indicator: bool = False, max_categories: int = 1000, whole=None
+            ) -> tuple[Preprocessor, list[str]]:
         """Decide and fit each column of ``names`` on the training rows of ``frame``.
 
         ``settings`` maps a column to its config (``type``, ``impute``, ``indicator``,
         ``max_categories``). Returns the preprocessor and warnings for the summary.
+        Types are inferred on ``whole`` (every row of the file, when given): a type is no
+        statistic, and a stray cell must not slip into the held-out rows unseen.
         """
+        whole = frame if whole is None else whole
         settings = settings or {}
         columns, dropped, warnings = [], {}, []
         for name in names:
@@ -115,7 +119,8 @@ class Preprocessor:
                 continue
             series = frame.df[name]
             if kind == "auto":
-                kind, reason = _infer(frame, name, series, s.get("max_categories") or max_categories)
+                kind, reason = _infer(whole, name, whole.df[name],
+                                      s.get("max_categories") or max_categories)
                 if kind == "drop":
                     dropped[name] = reason
                     warnings.append(f"column '{name}' {reason}; dropped (to use it, set"
@@ -172,7 +177,7 @@ class Preprocessor:
                     j += 1
             else:
                 width = len(c.categories)
-                text = series.astype(str).str.strip().to_numpy(dtype=object)
+                text = cell_text(series).to_numpy(dtype=object, copy=True)
                 text[missing] = c.fill
                 codes, unknown = _codes(text, c.categories, c.other)
                 block = X[:, j:j + width]
@@ -261,17 +266,19 @@ def _infer(frame, name: str, series, max_categories: int) -> tuple[str, str]:
         raise DataError(f"{frame.place(row, name)}: '{text[bad].iloc[0]}' is not a number, in a"
                         " column of numbers; fix the cell, list it in data.na_values if it"
                         f" means missing, or set data.columns.{name}.type: categorical")
+    if _looks_like_dates(text):
+        return "date", ""
     distinct = text.nunique()
     if distinct > MIN_IDENTIFIER and distinct > MAX_UNIQUE_SHARE * len(text):
         return "drop", (f"looks like an identifier or free text ({distinct} distinct values in"
                         f" {len(text)} rows)")
-    if _looks_like_dates(text):
-        return "date", ""
     return "categorical", ""
 
 
 def _is_boolean_text(present) -> bool:
-    if present.dtype != object:
+    import pandas as pd
+
+    if present.dtype != object and not pd.api.types.is_string_dtype(present.dtype):
         return False
     values = {str(v).strip().lower() for v in present.unique()[:3]}
     return len(values) == 2 and len(set(present.astype(str).str.strip().str.lower().unique())) == 2 \
@@ -288,7 +295,10 @@ def _looks_like_dates(text) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce")
+        try:
+            parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return False
     return parsed.notna().mean() > 0.9
 
 
@@ -300,6 +310,14 @@ def _fit_column(frame, name, series, kind, s, impute_numeric, impute_categorical
     if present.empty:
         return None
     use_indicator = bool(s.get("indicator", indicator) if s.get("indicator") is not None else indicator)
+    how_given = s.get("impute")
+    fits = {"numeric": NUMERIC_IMPUTE, "date": NUMERIC_IMPUTE, "categorical": CATEGORICAL_IMPUTE,
+            "boolean": ("most_frequent",)}[kind]
+    if how_given is not None and how_given not in fits:
+        raise ConfigError(f"data.columns.{name}.impute: column '{name}' is {kind}, which is imputed"
+                          f" with {' or '.join(fits)}, not {how_given}")
+    # missing_indicator: only for columns that had missing cells in training
+    use_indicator = use_indicator and (s.get("indicator") is True or bool(series.isna().any()))
     if kind == "numeric":
         values = _numbers(frame, name, present, None)
         how = s.get("impute") or impute_numeric
@@ -322,7 +340,7 @@ def _fit_column(frame, name, series, kind, s, impute_numeric, impute_categorical
         values = _booleans(frame, column, present, np.zeros(len(present), bool), None)
         column.fill = float(values.mean() >= 0.5)
         return column
-    text = present.astype(str).str.strip()
+    text = cell_text(present)
     counts = text.value_counts()
     how = s.get("impute") or impute_categorical
     # Most frequent first; ties broken by the value so that a refit gives the same order.
@@ -342,6 +360,27 @@ def _fit_column(frame, name, series, kind, s, impute_numeric, impute_categorical
         categories.append(OTHER)
     return Column(name, "categorical", how, fill, categories=categories, other=other,
                   indicator=use_indicator)
+
+
+def cell_text(series):
+    """Each cell as text, the same whatever pandas inferred: numbers by value (``8``, ``8.0``
+    and a float column with gaps all give ``8``), booleans as ``True``/``False``, text
+    stripped of surrounding spaces. Missing cells stay missing (None)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.map(lambda v: None if pd.isna(v) else str(bool(v)))
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.map(lambda v: None if pd.isna(v) else _number_text(float(v)))
+    return series.map(lambda v: None if pd.isna(v) else (
+        _number_text(float(v)) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+        else str(v).strip()))
+
+
+def _number_text(value: float) -> str:
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(value)
 
 
 def _safe_mean(values: NDArray) -> float:
@@ -381,9 +420,14 @@ def _date_parts(frame, name: str, series, rows) -> dict[str, NDArray[np.float64]
 
     import pandas as pd
 
+    # As text first: pandas reads a number as nanoseconds since 1970, not as a year.
+    text = cell_text(series)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": each cell is then parsed
-        dates = pd.to_datetime(series, errors="coerce", format="mixed")
+        try:  # utc: offsets that differ (summer and winter time) are one clock
+            dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError, OverflowError):
+            dates = pd.Series(pd.NaT, index=series.index)
     bad = dates.isna() & series.notna()
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
@@ -408,7 +452,8 @@ def _booleans(frame, c: Column, series, missing, rows) -> NDArray[np.float64]:
         out[ok] = truth
     else:
         text = series.astype(str).str.strip().str.lower().to_numpy(dtype=object)
-        known = set(c.true_values) | _FALSE | _TRUE
+        truths = set(c.true_values) | _TRUE
+        known = truths | _FALSE
         ok = ~missing
         bad = ok & ~np.isin(text, list(known))
         if bad.any():
@@ -416,7 +461,7 @@ def _booleans(frame, c: Column, series, missing, rows) -> NDArray[np.float64]:
             start = 0 if rows is None else rows.start or 0
             raise DataError(f"{frame.place(start + row, c.name)}: '{text[row]}' is neither true nor"
                             " false; fix the cell or leave it empty to impute it")
-        out[ok] = np.isin(text[ok], c.true_values)
+        out[ok] = np.isin(text[ok], list(truths))
     out[missing] = c.fill
     return out
 
@@ -425,6 +470,11 @@ def _codes(text: NDArray, categories: list[str], other: bool) -> tuple[NDArray[n
     """Each cell's category index; unseen values -> (other) if kept, else -1 (counted)."""
     lookup = {c: i for i, c in enumerate(categories)}
     fallback = lookup.get(OTHER, -1) if other else -1
-    codes = np.fromiter((lookup.get(v, fallback) for v in text), dtype=np.intp, count=len(text))
-    unknown = int(np.count_nonzero(codes < 0))
+    unknown = 0
+    codes = np.empty(len(text), dtype=np.intp)
+    for i, v in enumerate(text):
+        code = lookup.get(v)
+        if code is None:
+            code, unknown = fallback, unknown + 1
+        codes[i] = code
     return codes, unknown

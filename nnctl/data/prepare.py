@@ -61,6 +61,8 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
     #: per class label, the weight of its samples' loss (None: all 1)
     class_weights: dict[str, float] | None = None
+    #: the delimiter was sniffed (data.delimiter: auto): predict sniffs each file again
+    sniffed: bool = False
 
     def sample_weight(self, split: str = "train") -> NDArray | None:
         """``w: (m,)`` for a split's rows from the class weights, or None."""
@@ -81,7 +83,8 @@ class Prepared:
                 "preprocess": self.preprocessor.to_json(), "encoded": self.encoded,
                 "target": self.target.names, "task": self.target.kind,
                 "classes": self.target.classes, "loss": self.loss, "header": self.header,
-                "delimiter": self.delimiter, "encoding": self.encoding,
+                "delimiter": self.delimiter, "sniff_delimiter": self.sniffed,
+                "encoding": self.encoding,
                 "na_values": self.na_values, "scaler": self.scaler.to_json(),
                 "target_scaler": self.target_scaler.to_json() if self.target_scaler else None}
 
@@ -155,7 +158,7 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
                         " splits leave none for training; lower the split fractions or add rows")
     frames = {"train": frame.take(parts[0]) if fractions else frame}
     frames.update({n: frame.take(idx) for n, idx in zip(names, parts[1:]) if idx.size})
-    del frame
+    whole = frame  # for the columns' types (not their statistics)
     for name, file in files.items():
         other = read_table(file, what=name, **options)
         kept = other.df[[other.column(t if other.header else c, "target")
@@ -170,7 +173,8 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         preprocessor, warnings = Preprocessor.fit(
             frames["train"], features, settings=settings, impute_numeric=d.impute.numeric,
             impute_categorical=d.impute.categorical, indicator=d.missing_indicator,
-            max_categories=d.max_categories)
+            max_categories=d.max_categories, whole=whole)
+    del whole, frame
 
     splits: dict[str, Split] = {}
     for name in ("train", "validation", "test"):
@@ -197,7 +201,7 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
     class_weights = _class_weights(cfg, target, splits["train"], loss)
     return Prepared(features, positions, preprocessor, target, loss, inferred, scaler,
                     target_scaler, splits, d.header, delimiter, d.encoding, list(d.na_values),
-                    dropped_rows, warnings, class_weights)
+                    dropped_rows, warnings, class_weights, d.delimiter == "auto")
 
 
 def _class_weights(cfg: Config, target: Target, train: Split, loss: str) -> dict[str, float] | None:
@@ -225,7 +229,8 @@ def frame_for_model(path: str, data: dict, *, what: str = "input", raw: bytes | 
     """Read a file (or stdin's bytes) with the options a model was trained with."""
     from .read import parse_table
 
-    options = {"delimiter": data.get("delimiter", "auto"), "header": data.get("header", True),
+    delimiter = "auto" if data.get("sniff_delimiter") else data.get("delimiter", "auto")
+    options = {"delimiter": delimiter, "header": data.get("header", True),
                "encoding": data.get("encoding", "utf-8"), "na_values": data.get("na_values") or []}
     if raw is not None:
         return parse_table(raw, path, what=what, **options)

@@ -9,7 +9,6 @@ regressed. Missing target cells never become a class: those rows are dropped bef
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,34 +32,11 @@ class Target:
 
 
 def labels(series) -> NDArray[np.object_]:
-    """Each cell's class label as text: numbers by value (1, 1.0 and 01 are one class)."""
-    import pandas as pd
+    """Each cell's class label as text: numbers by value (1, 1.0 and a float column with
+    gaps are one class), booleans as True/False, text as written (only spaces stripped)."""
+    from .columns import cell_text
 
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return np.where(series.to_numpy(dtype=bool), "true", "false").astype(object)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64)
-        distinct, inverse = np.unique(values, return_inverse=True)
-        names = np.array([_number_label(v) for v in distinct], dtype=object)
-        return names[inverse.ravel()]
-    text = series.astype(str).str.strip().to_numpy(dtype=object)
-    distinct, inverse = np.unique(text, return_inverse=True)
-    names = np.array([_text_label(v) for v in distinct], dtype=object)
-    return names[inverse.ravel()]
-
-
-def _number_label(value: float) -> str:
-    if math.isfinite(value) and value == int(value):
-        return str(int(value))
-    return repr(float(value))
-
-
-def _text_label(text: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return _number_label(value) if math.isfinite(value) else text
+    return cell_text(series).to_numpy(dtype=object, copy=True)
 
 
 def class_key(label: str):

@@ -122,3 +122,20 @@ def test_a_target_beyond_what_the_network_can_reach_is_refused_not_written(cli, 
     assert len(errors) == 1 and "became non-finite at epoch 1" in errors[0], run
     assert "so no model was saved" in errors[0]
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    ("task: classification\nloss: mse\n", ["line 3: loss", "task: classification needs a cross-entropy"]),
+    ("task: regression\nloss: binary_crossentropy\n", ["task: regression needs loss mse"]),
+])
+def test_task_and_loss_that_contradict_each_other_are_refused(cli, tmp_path, extra, fragments):
+    write(tmp_path / "c.yaml", f"data: {{train: {DATASETS / 'iris.csv'}, target: species}}\n" + extra)
+    assert_one_line_error(cli("train", "c.yaml"), 2, "c.yaml", *fragments)
+
+
+def test_a_type_is_inferred_on_every_row_so_a_stray_cell_in_held_out_rows_is_found(cli, tmp_path):
+    rows = "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(60))
+    write(tmp_path / "s.csv", "x,z,y\n" + rows.replace("6,0,0\n", "oops,0,0\n", 1))
+    for seed in range(4):  # wherever the split puts that row
+        write(tmp_path / "c.yaml", f"data: {{train: s.csv, target: y}}\ntraining: {{seed: {seed}}}\n")
+        assert_one_line_error(cli("train", "c.yaml"), 1, "s.csv, line", "'oops' is not a number")

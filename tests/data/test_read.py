@@ -79,3 +79,48 @@ def test_take_gives_a_new_frame_and_leaves_the_old_one():
     part.df.loc[0, "a"] = 100  # the caller changes its own frame
     assert frame.df["a"].tolist() == [1, 3] and part.line(0) == "line 4"
     assert part.raw_lines == ["3,4,y"]
+
+
+# -- findings of a review, each once a silent wrong result or a traceback ------------------
+
+from nnctl.data.columns import Preprocessor  # noqa: E402
+from nnctl.data.target import labels  # noqa: E402
+
+
+def test_numeric_categories_are_the_same_with_or_without_gaps():
+    with_gap = parse_table(b"c,y\n4,1\n\n8,0\n,1\n8,1\n", "f")
+    without = parse_table(b"c,y\n4,1\n8,0\n8,1\n", "f")
+    pre, _ = Preprocessor.fit(with_gap, ["c"], settings={"c": {"type": "categorical"}})
+    assert pre.columns[0].categories == ["4", "8"]  # not "4.0", "8.0"
+    X, unseen = pre.transform(without, np.float64)
+    assert unseen == {} and X.tolist() == [[1, 0], [0, 1], [0, 1]]
+
+
+def test_a_numeric_column_typed_date_is_read_as_years_not_nanoseconds():
+    frame = parse_table(b"year,y\n1970,1\n1982,0\n1975,1\n", "f")
+    pre, _ = Preprocessor.fit(frame, ["year"], settings={"year": {"type": "date"}})
+    X, _ = pre.transform(frame, np.float64)
+    assert X[:, 0].tolist() == [1970, 1982, 1975]
+
+
+def test_dates_with_different_utc_offsets_and_many_distinct_days():
+    days = "".join(f"2024-{1 + i // 28:02d}-{1 + i % 28:02d} 10:00+0{1 + i % 2}:00,{i % 2}\n"
+                   for i in range(200))
+    frame = parse_table(("day,y\n" + days).encode(), "f")
+    pre, warnings = Preprocessor.fit(frame, ["day"])
+    assert pre.columns[0].type == "date" and warnings == []  # not dropped as an identifier
+
+
+def test_text_labels_stay_as_written_and_booleans_agree_with_or_without_gaps():
+    assert labels(parse_table(b"t\n007\n7\nA1\n", "f").df["t"]).tolist() == ["007", "7", "A1"]
+    plain = labels(parse_table(b"t\nTrue\nFalse\n", "f").df["t"]).tolist()
+    gap = labels(parse_table(b"t,x\nTrue,1\nFalse,2\n,3\n", "f").df["t"].dropna()).tolist()
+    assert plain == gap == ["True", "False"]
+
+
+def test_yes_no_text_is_boolean_and_true_at_predict_time_counts_as_true():
+    frame = parse_table(b"f,y\nyes,1\nno,0\nyes,1\n", "f")
+    pre, _ = Preprocessor.fit(frame, ["f"])
+    assert pre.columns[0].type == "boolean"
+    X, _ = pre.transform(parse_table(b"f\nTRUE\nno\n", "g"), np.float64)
+    assert X[:, 0].tolist() == [1.0, 0.0]
