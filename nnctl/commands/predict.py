@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import sys
 
@@ -36,33 +38,39 @@ def predict_text(model: model_file.Model, frame: Frame) -> tuple[str, list[str]]
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, row by row
         A = model.network.predict(X.T).T  # (m, n[L])
     _check_finite(A, frame, "the network's output")
+    d = frame.delimiter
+    # Whole columns of text (a list per column, not per row: a million small lists keep
+    # the garbage collector busy); the values are finite, so repr is what _fmt gives.
     if data["task"] == "classification":
         P = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
-        labels = np.asarray(data["classes"], dtype=object)[P.argmax(axis=1)]
-        extra = [[lab, *map(_fmt, row)] for lab, row in zip(labels, P.tolist())]
+        classes = np.asarray([_csv_cell(c, d) for c in data["classes"]], dtype=object)
+        columns = [classes[P.argmax(axis=1)].tolist()] + [list(map(repr, P[:, j].tolist()))
+                                                          for j in range(P.shape[1])]
     else:
         if data.get("target_scaler"):
             with np.errstate(over="ignore"):
                 A = Scaler.from_json(data["target_scaler"]).inverse(A)
             _check_finite(A, frame, "the prediction in the target's units")
-        extra = [list(map(_fmt, row)) for row in A.tolist()]
-    d = frame.delimiter
-    names = prediction_columns(model.metadata)
+        columns = [list(map(repr, A[:, j].tolist())) for j in range(A.shape[1])]
+    names = d.join(_csv_cell(n, d) for n in prediction_columns(model.metadata))
     lines = frame.raw_lines
     if lines is None or d in "0123456789.+-eEinfa":
-        out = frame.df.copy()
-        for j, name in enumerate(names):
-            out[name] = [row[j] for row in extra]
-        return out.to_csv(sep=d, index=False, header=frame.header or True, na_rep="",
-                          lineterminator="\n"), warnings
-    label = {c: _csv_cell(c, d) for c in data.get("classes") or []}
+        # Quoted fields: each row's cells as the file has them, through the csv module.
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=d, lineterminator="\n")
+        header, rows = frame.text_rows()
+        writer.writerow(header + prediction_columns(model.metadata))
+        labels = [[str(c) for c in data["classes"]][i] for i in P.argmax(axis=1)] \
+            if data["task"] == "classification" else None
+        for i, row in enumerate(rows):
+            extra = [col[i] for col in columns]
+            if labels is not None:
+                extra[0] = labels[i]
+            writer.writerow(row + extra)
+        return buf.getvalue(), warnings
     header = frame.header_text if frame.header else d.join(frame.columns)
-    text = [header + d + d.join(_csv_cell(n, d) for n in names)]
-    for line, e in zip(lines, extra):
-        if label:
-            e[0] = label[e[0]]
-        text.append(line + d + d.join(e))
-    return "\n".join(text) + "\n", warnings
+    body = "\n".join(map(d.join, zip(lines, *columns)))
+    return f"{header}{d}{names}\n{body}\n", warnings
 
 
 def model_inputs(model: model_file.Model, frame: Frame) -> tuple[np.ndarray, list[str]]:
@@ -97,10 +105,6 @@ def _csv_cell(value: str, delimiter: str) -> str:
     if any(c in value for c in (delimiter, '"', "\n", "\r")):
         return '"' + value.replace('"', '""') + '"'
     return value
-
-
-def _fmt(x) -> str:
-    return repr(float(x)) if math.isfinite(x) else str(float(x))
 
 
 def run(model: str, csv: str = "-", *, output: str | None = None) -> None:

@@ -41,9 +41,23 @@ class Frame:
     delimiter: str
     #: the file's line of each data row, 1-based (None for Parquet: rows are numbered)
     row_lines: np.ndarray | None = field(default=None, repr=False)
-    #: each data row's text as in the file, when every row is one plain line (no quotes)
-    raw_lines: list[str] | None = field(default=None, repr=False)
+    #: the file's text, kept when every row is one plain line (see ``raw_lines``)
+    _text: str | None = field(default=None, repr=False)
     header_text: str | None = None
+    _raw_lines: list[str] | None = field(default=None, repr=False)
+
+    quoted: bool = False
+
+    @property
+    def raw_lines(self) -> list[str] | None:
+        """Each data row's text as in the file, without its line end, when every row is one
+        plain line (no quotes); else None. Built on first use (only predict needs it)."""
+        if self._raw_lines is None and self._text is not None and self.row_lines is not None \
+                and not self.quoted:
+            lines = self._text.split("\n")
+            self._raw_lines = [lines[i - 1].rstrip("\r") for i in self.row_lines.tolist()]
+            self._text = None
+        return self._raw_lines
 
     @property
     def columns(self) -> list[str]:
@@ -53,13 +67,25 @@ class Frame:
     def m(self) -> int:
         return len(self.df)
 
+    def text_rows(self) -> tuple[list[str], list[list[str]]]:
+        """The header and every data row's cells as the file writes them (the csv module)."""
+        if self._text is None:
+            raise ValueError("the frame's text is gone (raw_lines was built from it)")
+        reader = csv.reader(io.StringIO(self._text, newline=""), delimiter=self.delimiter)
+        rows = [row for row in reader if row and any(cell.strip() for cell in row)]
+        if self.header:
+            return [c.strip() for c in rows[0]], rows[1:]
+        return list(self.columns), rows
+
     def take(self, rows) -> Frame:
         """A frame of the given rows (an index array or a boolean mask), renumbered from 0."""
         rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
         df = self.df.iloc[rows].reset_index(drop=True)
         lines = None if self.row_lines is None else self.row_lines[rows]
-        raw = None if self.raw_lines is None else [self.raw_lines[i] for i in rows.tolist()]
-        return Frame(self.path, df, self.header, self.delimiter, lines, raw, self.header_text)
+        part = Frame(self.path, df, self.header, self.delimiter, lines, None, self.header_text)
+        if self._raw_lines is not None:  # only when already built: training never needs them
+            part._raw_lines = [self._raw_lines[i] for i in rows.tolist()]
+        return part
 
     def line(self, row: int) -> str:
         """``line N`` (or ``row N`` for Parquet) of data row ``row`` (0-based)."""
@@ -118,7 +144,7 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
         raise DataError(f"{name}: the {what} file is empty")
     if delimiter == "auto":
         delimiter = sniff_delimiter(text)
-    lines = _LineIndex(text, delimiter)
+    lines = _LineIndex(text, delimiter, raw if b"\r" not in raw or b"\n" in raw else None)
     try:
         columns = lines.header_fields() if header else None
         n_columns = len(columns) if columns is not None else lines.first_width()
@@ -131,7 +157,9 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
     import pandas as pd
 
     try:
-        df = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None,
+        # The bytes, not the text: a StringIO holds up to 4 bytes a character.
+        source = io.BytesIO(raw) if lines.raw is not None else io.StringIO(text)
+        df = pd.read_csv(source, sep=delimiter, encoding=encoding, header=0 if header else None,
                          dtype=None, na_values=list(na_values), keep_default_na=True,
                          skip_blank_lines=True, skipinitialspace=False, engine="c",
                          low_memory=False, encoding_errors="strict", index_col=False)
@@ -151,8 +179,8 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
         row_lines = None
     else:
         row_lines = lines.row_lines
-    return Frame(name, df, header, delimiter, row_lines, lines.plain_rows(len(df)),
-                 lines.header_text if header else None)
+    return Frame(name, df, header, delimiter, row_lines, text,
+                 lines.header_text if header else None, quoted=lines.quoted)
 
 
 def _blank_cells_are_missing(df) -> None:
@@ -256,8 +284,8 @@ class _LineIndex:
     only for such files). Blank lines are skipped, as pandas skips them.
     """
 
-    def __init__(self, text: str, delimiter: str) -> None:
-        self.text, self.delimiter = text, delimiter
+    def __init__(self, text: str, delimiter: str, raw: bytes | None = None) -> None:
+        self.text, self.delimiter, self.raw = text, delimiter, raw
         self.quoted = '"' in text
         self.header_line = 0  # the line of the header, 0 without one
         self.header_text: str | None = None
@@ -306,13 +334,24 @@ class _LineIndex:
                                 " close the quote or remove it") from None
             self.row_lines = np.asarray(lines, dtype=np.int64)
             return
-        data = np.frombuffer(self.text.encode("utf-8"), dtype=np.uint8)
+        raw = self.raw if self.raw is not None else self.text.encode("utf-8")
+        data = np.frombuffer(raw, dtype=np.uint8)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
         ends = np.flatnonzero(data == 10)
         if data.size and data[-1] != 10:
             ends = np.append(ends, data.size)
         starts = np.concatenate(([0], ends[:-1] + 1))
-        counts = _between(data == ord(self.delimiter), starts, ends)
-        blank = _between(~np.isin(data, (9, 10, 13, 32)), starts, ends) == 0
+        # Delimiters per line from their positions: a few bytes per field, where a cumulative
+        # count over every byte cost 16 bytes per byte of the file.
+        delims = np.flatnonzero(data == ord(self.delimiter))
+        counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+        del delims
+        # Blank lines (only spaces, tabs, \r) are skipped, as pandas skips them; only lines
+        # without a delimiter can be blank.
+        blank = np.zeros(ends.size, dtype=bool)
+        for i in np.flatnonzero(counts == 0).tolist():
+            blank[i] = not bytes(data[starts[i]:ends[i]]).strip()
         number = np.arange(1, ends.size + 1)
         keep = ~blank & (number > self.header_line)
         wrong = keep & (counts != n - 1)
@@ -322,23 +361,9 @@ class _LineIndex:
                             " check the delimiter")
         self.row_lines = number[keep]
 
-    def plain_rows(self, m: int) -> list[str] | None:
-        """Each data row's text without its line end, when every row is one plain line."""
-        if self.quoted or len(self.row_lines) != m:
-            return None
-        lines = self.text.split("\n")
-        return [lines[i - 1].rstrip("\r") for i in self.row_lines.tolist()]
-
-
 class _Malformed(Exception):
     def __init__(self, line: int) -> None:
         self.line = line
-
-
-def _between(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """How many ``True`` of ``mask`` lie in each ``[start, end)``."""
-    total = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    return total[ends] - total[starts]
 
 
 def _read_parquet(path: Path, *, header: bool, what: str) -> Frame:

@@ -35,3 +35,17 @@ def test_cli_predicts_a_file_of_12000_rows_as_well_as_its_pieces(cli, tmp_path):
         assert cli("predict", "reg.npz", f"part{i}.csv", "-o", f"p{i}.csv").code == 0
         pieces += [r["predicted_y"] for r in csv.DictReader(io.StringIO((tmp_path / f"p{i}.csv").read_text()))]
     assert pieces == [r["predicted_y"] for r in out]  # the same text, to the last digit
+
+
+def test_a_quoted_file_passes_its_cells_through_as_written(cli, tmp_path):
+    write(tmp_path / "t.csv", "code,x,y\n" + "".join(f"{i:03d},{i / 7:.2f},{i % 5 / 10}\n"
+                                                     for i in range(60)))
+    write(tmp_path / "c.yaml", "data: {train: t.csv, target: y, columns: {code: {type: drop}}}\n"
+                               "training: {epochs: 2}\n")
+    assert cli("train", "c.yaml", "-o", "m.npz").code == 0
+    write(tmp_path / "q.csv", 'code,x,y\n"007",1.50,1e3\n"a,b",2.00,0.10\n')
+    run = cli("predict", "m.npz", "q.csv")
+    assert run.code == 0, run
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows[0] == ["code", "x", "y", "predicted_y"]
+    assert rows[1][:3] == ["007", "1.50", "1e3"] and rows[2][:3] == ["a,b", "2.00", "0.10"]

@@ -75,6 +75,7 @@ def test_lines_of_rows_skip_blank_lines_and_count_quoted_ones():
 
 def test_take_gives_a_new_frame_and_leaves_the_old_one():
     frame = parse_table(TEXT.encode(), "f.csv")
+    assert frame.raw_lines == ["1,2,x", "3,4,y"]  # built on first use
     part = frame.take(np.array([1]))
     part.df.loc[0, "a"] = 100  # the caller changes its own frame
     assert frame.df["a"].tolist() == [1, 3] and part.line(0) == "line 4"
