@@ -15,6 +15,7 @@ directory unless ``output.model`` says otherwise.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import re
 import typing
@@ -376,7 +377,13 @@ class EarlyStoppingConfig(_Section):
 
 def _class_weight(value):
     if isinstance(value, dict):  # labels may be numbers in YAML ({0: 1, 1: 5}): keys as text
-        return {_label_text(k): v for k, v in value.items()}
+        for key, weight in value.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
+                    math.isfinite(weight) and weight >= 0):
+                raise _fail(f"expected a finite weight >= 0, got {_a_kind(weight)} {weight!r}", key)
+        if value and not any(value.values()) and len(value) > 1:
+            raise _fail("every class weight is 0: nothing would be learned")
+        return {_label_text(k): float(v) for k, v in value.items()}
     if value is not None and value != "balanced":
         raise _fail(f"expected balanced or a mapping of class label to weight, got"
                     f" {_a_kind(value)} {value!r}")

@@ -220,8 +220,10 @@ def _class_weights(cfg: Config, target: Target, train: Split, loss: str) -> dict
         return {c: (float(idx.size / (k * n)) if n else 1.0) for c, n in zip(target.classes, counts)}
     unknown = [label for label in setting if str(label) not in target.classes]
     if unknown:
+        hint = (" (YAML reads yes/no/on/off as true/false: quote the label)"
+                if unknown[0] in ("True", "False") else "")
         raise cfg.error(("training", "class_weight", unknown[0]), f"no class '{unknown[0]}' in the"
-                        f" target; the classes are {', '.join(target.classes)}")
+                        f" target; the classes are {', '.join(target.classes)}{hint}")
     return {c: float(setting.get(c, 1.0)) for c in target.classes}
 
 
