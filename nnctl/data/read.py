@@ -130,20 +130,26 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
         raise DataError(f"{name}: no such file") from None
     except OSError as e:
         raise DataError(f"{name}: cannot read the {what} file ({e.strerror})") from None
+    plain = path.suffix.lower() not in (*_COMPRESSED, ".zip")
     return parse_table(_decompress(raw, path, name), name, delimiter=_delimiter_for(path, delimiter),
-                       header=header, encoding=encoding, na_values=na_values, what=what)
+                       header=header, encoding=encoding, na_values=na_values, what=what,
+                       _path=path if plain else None)
 
 
 def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool = True,
-                encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data") -> Frame:
-    """A table from the bytes of a CSV file (see ``read_table``); ``name`` is used in messages."""
+                encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data",
+                _path: Path | None = None) -> Frame:
+    """A table from the bytes of a CSV file (see ``read_table``); ``name`` is used in messages.
+
+    ``_path``: the same bytes as a plain file, which pandas then reads itself (its
+    multi-threaded reader takes a path only)."""
     text = _decode(raw, name, encoding, what)
     if b"\r" in raw and b"\n" not in raw:
         text = text.replace("\r", "\n")  # old Mac line ends
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError(f"{name}: the {what} file is empty")
     if delimiter == "auto":
-        delimiter = sniff_delimiter(text)
+        delimiter = sniff_delimiter(text[:1 << 16])
     lines = _LineIndex(text, delimiter, raw if b"\r" not in raw or b"\n" in raw else None)
     try:
         columns = lines.header_fields() if header else None
@@ -157,12 +163,25 @@ def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool 
     import pandas as pd
 
     try:
-        # The bytes, not the text: a StringIO holds up to 4 bytes a character.
-        source = io.BytesIO(raw) if lines.raw is not None else io.StringIO(text)
-        df = pd.read_csv(source, sep=delimiter, encoding=encoding, header=0 if header else None,
-                         dtype=None, na_values=list(na_values), keep_default_na=True,
-                         skip_blank_lines=True, skipinitialspace=False, engine="c",
-                         low_memory=False, encoding_errors="strict", index_col=False)
+        # The bytes, not the text: a StringIO holds up to 4 bytes a character. A plain file
+        # by its path: pandas then parses it in parallel (low_memory's chunked mode); if the
+        # chunks disagree on a column's type, it is read again in one piece.
+        options = dict(sep=delimiter, encoding=encoding, header=0 if header else None,
+                       na_values=list(na_values), keep_default_na=True, skip_blank_lines=True,
+                       engine="c", encoding_errors="strict", index_col=False)
+        df = None
+        if _path is not None and lines.raw is not None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.DtypeWarning)
+                try:
+                    df = pd.read_csv(_path, **options)
+                except pd.errors.DtypeWarning:
+                    df = None
+        if df is None:
+            source = io.BytesIO(raw) if lines.raw is not None else io.StringIO(text)
+            df = pd.read_csv(source, low_memory=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the {what} file is empty") from None
     except pd.errors.ParserError as e:
@@ -290,10 +309,10 @@ class _LineIndex:
         self.header_line = 0  # the line of the header, 0 without one
         self.header_text: str | None = None
 
-    def _rows(self):
+    def _rows(self, text: str | None = None):
         """``(first line, fields)`` of each non-blank row, through the csv module."""
-        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter,
-                            strict=True)
+        reader = csv.reader(io.StringIO(self.text if text is None else text, newline=""),
+                            delimiter=self.delimiter, strict=True)
         line = 0
         try:
             for row in reader:
@@ -304,7 +323,12 @@ class _LineIndex:
             raise _Malformed(line + 1) from None
 
     def header_fields(self) -> list[str]:
-        for start, row in self._rows():
+        head = self.text[:1 << 20]
+        if not self.quoted and "\n" in head:  # a plain header is its first lines: no copy of all
+            text = head
+        else:
+            text = None
+        for start, row in self._rows(text):
             self.header_line = start
             if not self.quoted:
                 self.header_text = self.text.split("\n", start)[start - 1].rstrip("\r")
