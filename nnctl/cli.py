@@ -59,6 +59,7 @@ def main() -> None:
       nnctl train configs/iris.yaml --epochs 50
       nnctl shapes configs/iris.yaml -m 2
       nnctl predict iris.npz datasets/iris.csv -o predictions.csv
+      nnctl evaluate iris.npz datasets/iris.csv
     """
 
 
