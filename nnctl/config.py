@@ -14,6 +14,7 @@ directory unless ``output.model`` says otherwise.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import os
@@ -546,7 +547,7 @@ class Config(_Section):
 
     def with_overrides(self, *, epochs=None, lr=None, batch_size=None, seed=None, output=None) -> Config:
         """The config with command-line overrides, validated again by the same schema."""
-        raw = _copy(self._raw)
+        raw = copy.deepcopy(self._raw)
         training = raw.setdefault("training", {}) if isinstance(raw.get("training"), dict) else None
         if training is None:
             training = raw["training"] = {}
@@ -580,14 +581,6 @@ class Config(_Section):
 
     def build_schedule(self):
         return self.training._schedule()
-
-
-def _copy(value):
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _keep_private(cfg: Config, like: Config, raw: dict) -> None:

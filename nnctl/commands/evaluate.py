@@ -23,15 +23,12 @@ from ..errors import DataError
 from .predict import model_inputs
 
 
-def report(network, X_rows: np.ndarray, Y_rows: np.ndarray, target: Target,
-           target_scaler: Scaler | None) -> dict:
-    """The metrics of ``network`` on encoded rows ``X_rows: (m, n[0])``, ``Y_rows: (m, n[L])``.
+def report(A: np.ndarray, Y_rows: np.ndarray, target: Target, target_scaler: Scaler | None) -> dict:
+    """The metrics of network outputs ``A: (n[L], m)`` against targets ``Y_rows: (m, n[L])``.
 
-    ``Y_rows`` is on the training scale (z-scores for a scaled regression target); the
+    Both are on the training scale (z-scores for a scaled regression target); the
     regression metrics are computed after both are mapped back to the target's units.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        A = network.predict(X_rows.T)
     if not np.isfinite(A).all():
         raise DataError("the network's output is not finite on these rows; the model diverged"
                         " or the features are far outside the training range")
@@ -78,7 +75,9 @@ def run(model: str, data: str = "-", *, as_json: bool = False) -> dict:
     target_scaler = Scaler.from_json(meta["target_scaler"]) if meta.get("target_scaler") else None
     if target_scaler is not None:
         Y = target_scaler.transform(Y)
-    rep = report(loaded.network, X, Y, target, target_scaler)
+    with np.errstate(over="ignore", invalid="ignore"):  # report() refuses non-finite outputs
+        A = loaded.network.predict(X.T)
+    rep = report(A, Y, target, target_scaler)
     out = {"model": str(model), "data": frame.path, "rows": frame.m, "skipped_rows": skipped,
            "task": target.kind, **rep}
     for warning in warnings:

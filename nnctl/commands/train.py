@@ -15,7 +15,7 @@ from .. import model_file, render
 from .evaluate import finite, headline, report
 from ..config import Config, build_network, resolve_network
 from ..core.network import Network, describe
-from ..core.train import History, evaluate, fit
+from ..core.train import History, fit
 from ..data.prepare import prepare_data
 from ..data.target import output_size
 from ..errors import ConfigError, NnctlError, TrainingDiverged, TrainingInterrupted
@@ -96,16 +96,18 @@ class Session:
         return Outcome(self.network, history, results, cfg.model_path, cfg.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
-        """Loss and metrics on every split: the training loop's (accuracy or R^2 and MSE on
-        the loss's scale), then the report's headline figures (regression in the target's
-        units). The whole reports are kept in ``self.reports``."""
+        """Loss and the report's headline figures on every split (regression in the
+        target's units), from one pass of the network over each; the whole reports are
+        kept in ``self.reports``."""
         out = {}
         self.reports = {}
+        net = self.network
         for name, s in self.prep.splits.items():
-            loss, figures = evaluate(self.network, s.X.T, s.Y.T)
-            self.reports[name] = report(self.network, s.X, s.Y, self.prep.target,
-                                        self.prep.target_scaler)
-            out[name] = {"loss": loss, **figures, **headline(self.reports[name], self.prep.target.kind)}
+            with np.errstate(over="ignore", invalid="ignore"):  # report() refuses non-finite
+                Z, A = net.outputs(s.X.T, logits=net.loss.fused)
+            self.reports[name] = report(A, s.Y, self.prep.target, self.prep.target_scaler)
+            out[name] = {"loss": net.loss.value(Z, A, s.Y.T),
+                         **headline(self.reports[name], self.prep.target.kind)}
         return out
 
     def _save_partial(self, history: History, error: NnctlError) -> str:

@@ -225,7 +225,9 @@ class _Steps:
         for b in range(n):
             Xb, Yb, wb = self.batch(order, b)
             network.forward_cached(Xb)
-            np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], last.Z if self.keep_Z else last.A)
+            # The layer's own buffers, not its read-only views (a new view each step).
+            buf = last._current
+            np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], buf.Z if self.keep_Z else buf.A)
             network.backward(Yb, wb)
             optimizer.step(network)
             if on_batch is not None:

@@ -15,7 +15,7 @@ import lzma
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from ..registry import did_you_mean
 
 #: Delimiters the sniffer chooses from.
 DELIMITERS = ",;\t|"
-#: pandas' own missing-value tokens plus the empty cell; ``data.na_values`` adds more.
-NA_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "-NaN", "-nan",
-             "<NA>", "#N/A", "#NA", "#N/A N/A", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"]
 _COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
 
 
@@ -410,9 +407,3 @@ def _read_parquet(path: Path, *, header: bool, what: str) -> Frame:
     if len(df) == 0:
         raise DataError(f"{name}: the {what} file has no data rows")
     return Frame(name, df, True, ",", None, None, None)
-
-
-def iter_rows(frame: Frame, size: int) -> Iterator[tuple[int, int]]:
-    """``(start, stop)`` row ranges of at most ``size`` rows, for work in bounded memory."""
-    for start in range(0, frame.m, size):
-        yield start, min(start + size, frame.m)
