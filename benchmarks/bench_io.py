@@ -22,9 +22,7 @@ on 2,000 rows of the same columns (``training: {epochs: 2}``):
 
 Figures are the median of ``--rounds`` with the min and max; the rounds of the two sides
 alternate, so that the noise of a shared machine falls on both. ``--profile`` adds where
-``nnctl predict``'s time, garbage collection and memory go, stage by stage, in a fresh
-process (the stages repeat the steps of ``read.parse_table`` and
-``predict.predict_text``; the output is checked byte for byte against ``nnctl predict``'s).
+the real ``nnctl predict``'s time goes (cProfile, a fresh process).
 """
 
 from __future__ import annotations
@@ -230,187 +228,29 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-# -- the profile of nnctl predict's stages ---------------------------------------------------
+# -- where nnctl predict's time goes ---------------------------------------------------------
+
+#: The real ``nnctl predict`` under cProfile, in a fresh process: the top functions.
+PROFILE = (
+    "import cProfile, io, pstats, sys\n"
+    "from nnctl.cli import main\n"
+    "profile = cProfile.Profile()\n"
+    "profile.enable()\n"
+    "try:\n"
+    "    main(['predict', sys.argv[1], sys.argv[2], '-o', sys.argv[3]], standalone_mode=False)\n"
+    "finally:\n"
+    "    profile.disable()\n"
+    "out = io.StringIO()\n"
+    "pstats.Stats(profile, stream=out).sort_stats('cumulative').print_stats(25)\n"
+    "print(out.getvalue())\n"
+)
 
 
-def _status() -> dict[str, int]:
-    d = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":")
-                d[key] = int(value.split()[0]) * 1024
-    return d
-
-
-class Stages:
-    """Wall time, time in the garbage collector, RSS after and peak RSS of each stage.
-
-    The peak is the kernel's high-water mark, reset at each stage's start (clear_refs 5).
-    """
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-        self.gc_time = 0.0
-        self._gc_start = 0.0
-        gc.callbacks.append(self._gc)
-
-    def _gc(self, phase: str, info: dict) -> None:
-        if phase == "start":
-            self._gc_start = time.perf_counter()
-        else:
-            self.gc_time += time.perf_counter() - self._gc_start
-
-    def _reset_peak(self) -> None:
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-        except OSError:
-            pass
-
-    def __call__(self, name: str, fn, *args, **kwargs):
-        before = _status()["VmRSS"]
-        self._reset_peak()
-        gc0 = self.gc_time
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        seconds = time.perf_counter() - start
-        after = _status()
-        self.rows.append({"stage": name, "s": seconds, "gc_s": self.gc_time - gc0,
-                          "rss_before": before, "rss_after": after["VmRSS"],
-                          "peak": max(after["VmHWM"], after["VmRSS"])})
-        return result
-
-
-def profile_stages(model_path: str, csv_path: str, out_path: str) -> dict:
-    """``nnctl predict`` step by step, as ``predict.run`` -> ``read.parse_table`` ->
-    ``predict.predict_text`` -> ``files.write_text`` do them (for a plain, unquoted CSV
-    and a classification model), each array or list kept alive as long as there."""
-    import io
-
-    t0 = time.perf_counter()
-    st = Stages()
-    now = _status()
-    st.rows.append({"stage": "interpreter + imports so far", "s": 0.0, "gc_s": 0.0,
-                    "rss_before": 0, "rss_after": now["VmRSS"], "peak": now["VmHWM"]})
-    pd = st("import pandas", __import__, "pandas")
-    from nnctl import model_file
-    from nnctl.commands import predict as P
-    from nnctl.data import read as R
-    from nnctl.data.columns import Preprocessor
-    from nnctl.data.scaling import Scaler
-
-    loaded = st("model_file.load", model_file.load, model_path)
-    data = loaded.metadata["data"]
-    if data["task"] != "classification":
-        sys.exit("profile: the stages follow the classification path only")
-    name, delimiter = csv_path, data.get("delimiter", "auto")
-
-    # read.parse_table (raw and text live until it returns)
-    raw = st("read: Path.read_bytes", Path(csv_path).read_bytes)
-    text = st("read: _decode (bytes -> str)", R._decode, raw, name, "utf-8", "input")
-    st("read: text.strip() (empty-file check)", lambda t: not t.strip(), text)
-    if delimiter == "auto":
-        delimiter = st("read: sniff_delimiter", R.sniff_delimiter, text)
-    lines = st("read: _LineIndex ('\"' in text)", R._LineIndex, text, delimiter)
-    columns = st("read: header_fields (csv.reader on StringIO(text))", lines.header_fields)
-    n = len(columns)
-    if lines.quoted:
-        sys.exit("profile: the file has quotes; the stages follow the plain-file path only")
-
-    # _LineIndex.check_widths, step by step (its arrays live until it returns)
-    def encode(t):
-        return np.frombuffer(t.encode("utf-8"), np.uint8)
-
-    def line_ends(b):
-        ends = np.flatnonzero(b == 10)
-        if b.size and b[-1] != 10:
-            ends = np.append(ends, b.size)
-        return ends, np.concatenate(([0], ends[:-1] + 1))
-
-    def blanks(b, starts, ends):
-        return R._between(~np.isin(b, (9, 10, 13, 32)), starts, ends) == 0
-
-    def keep_rows(ends, blank, counts, header_line):
-        number = np.arange(1, ends.size + 1)
-        keep = ~blank & (number > header_line)
-        assert not (keep & (counts != n - 1)).any()
-        return number[keep]
-
-    b = st("count: text.encode('utf-8')", encode, text)
-    ends, starts = st("count: line ends (== 10, flatnonzero)", line_ends, b)
-    counts = st("count: _between(delimiters) (cumsum int64)", R._between,
-                b == ord(delimiter), starts, ends)
-    blank = st("count: _between(~isin blanks) (cumsum int64)", blanks, b, starts, ends)
-    lines.row_lines = st("count: row numbers", keep_rows, ends, blank, counts, lines.header_line)
-    del b, ends, starts, counts, blank
-
-    def read_csv(t):
-        return pd.read_csv(io.StringIO(t), sep=delimiter, header=0, dtype=None,
-                           na_values=list(data.get("na_values") or []), keep_default_na=True,
-                           skip_blank_lines=True, skipinitialspace=False, engine="c",
-                           low_memory=False, encoding_errors="strict", index_col=False)
-
-    df = st("pandas.read_csv(io.StringIO(text), C engine, low_memory=False)", read_csv, text)
-    df.columns = columns
-    st("read: _blank_cells_are_missing", R._blank_cells_are_missing, df)
-    raw_lines = st("read: plain_rows (text.split + list)", lines.plain_rows, len(df))
-    frame = R.Frame(name, df, True, delimiter, lines.row_lines, raw_lines, lines.header_text)
-    del raw, text, lines, df, raw_lines  # parse_table returns
-
-    # predict.model_inputs and predict.predict_text: X, A, P, labels, extra and the lines
-    # live until predict_text returns; frame lives on in run, through the write.
-    def network(X):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return loaded.network.predict(X.T).T
-
-    def probabilities(A):
-        Pm = np.hstack([1 - A, A]) if A.shape[1] == 1 else A
-        return Pm, np.asarray(data["classes"], dtype=object)[Pm.argmax(axis=1)]
-
-    def extra_lists(labels, rows):
-        return [[lab, *map(P._fmt, row)] for lab, row in zip(labels, rows)]
-
-    def text_lines(extra):
-        d = delimiter
-        label = {c: P._csv_cell(c, d) for c in data.get("classes") or []}
-        names = P.prediction_columns(loaded.metadata)
-        out = [frame.header_text + d + d.join(P._csv_cell(x, d) for x in names)]
-        for line, e in zip(frame.raw_lines, extra):
-            if label:
-                e[0] = label[e[0]]
-            out.append(line + d + d.join(e))
-        return out
-
-    pre = Preprocessor.from_json(data["preprocess"], model_path)
-    X, _ = st("Preprocessor.transform", pre.transform, frame, loaded.network.dtype)
-    X = st("Scaler.transform (a new array)", Scaler.from_json(data["scaler"]).transform, X)
-    A = st("Network.predict(X.T).T", network, X)
-    st("_check_finite", P._check_finite, A, frame, "the network's output")
-    Pm, labels = st("probabilities + labels", probabilities, A)
-    rows = st("P.tolist()", Pm.tolist)
-    extra = st("extra: [[label, *map(_fmt, row)]] (a list a row)", extra_lists, labels, rows)
-    del rows  # a temporary of the list comprehension
-    out_lines = st("text lines: line + d + d.join(e) (a str a row)", text_lines, extra)
-    joined = st('"\\n".join(lines) + "\\n" (two copies)', lambda x: "\n".join(x) + "\n",
-                out_lines)
-    del out_lines, extra, X, A, Pm, labels  # predict_text returns
-
-    # files.write_text: the text and its bytes both alive during the write
-    def write(encoded):
-        with open(out_path, "wb") as f:
-            f.write(encoded)
-            f.flush()
-            os.fsync(f.fileno())
-
-    encoded = st("write_text: text.encode('utf-8')", joined.encode, "utf-8")
-    st("write_text: write + fsync", write, encoded)
-    return {"stages": st.rows, "total_s": time.perf_counter() - t0, "gc_total_s": st.gc_time,
-            "sha256": hashlib.sha256(encoded).hexdigest(),
-            "peak_rss": max(r["peak"] for r in st.rows)}
-
-
-# -- report ----------------------------------------------------------------------------------
+def profile_predict(tmp: Path) -> str:
+    run = subprocess.run([sys.executable, "-c", PROFILE, "model.npz", "data.csv", "out_prof.csv"],
+                         cwd=tmp, check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run.stdout
 
 
 def cpu_model() -> str:
@@ -492,46 +332,7 @@ def print_report(r: dict) -> None:
     r["targets"] = {"read_1.3x": ratio1 <= 1.3, "predict_1.5x": ratio2 <= 1.5,
                     "rss_total_3x": peak < 3 * mb, "rss_increment_3x": peak - base < 3 * mb}
     if r.get("profile"):
-        print_profile(r["profile"])
-
-
-def print_profile(p: dict) -> None:
-    mib = 1 / 2**20
-    total = sum(s["s"] for s in p["stages"])
-    same = "matches" if p.get("matches") else "DIFFERS from"
-    print(f"\nnnctl predict, stage by stage (one run in a fresh process; {total:.2f} s in the"
-          f" stages, of which {p['gc_total_s']:.2f} s in the garbage collector; peak"
-          f" {p['peak_rss'] * mib:.0f} MiB; output {same} nnctl predict's)")
-    head = ("stage", "s", "share", "gc s", "RSS after", "peak in stage", "above start")
-    table = [head]
-    for s in p["stages"]:
-        table.append((s["stage"], f"{s['s']:.3f}", f"{100 * s['s'] / total:.0f}%" if total else "",
-                      f"{s['gc_s']:.3f}", f"{s['rss_after'] * mib:.0f} MiB",
-                      f"{s['peak'] * mib:.0f} MiB",
-                      f"{(s['peak'] - s['rss_before']) * mib:+.0f} MiB" if s["rss_before"] else ""))
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for i, row in enumerate(table):
-        print("  ".join(x.ljust(w) if j == 0 else x.rjust(w)
-                        for j, (x, w) in enumerate(zip(row, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    groups: dict[str, float] = {}
-    for s in p["stages"]:
-        groups[_group(s["stage"])] = groups.get(_group(s["stage"]), 0.0) + s["s"]
-    print("by step: " + "; ".join(f"{g} {v:.2f} s ({100 * v / total:.0f}%)"
-                                  for g, v in groups.items() if total))
-
-
-def _group(stage: str) -> str:
-    if stage.startswith(("interpreter", "import", "model_file")):
-        return "start-up"
-    if stage.startswith(("read:", "count:", "pandas.read_csv")):
-        return "read_table"
-    if stage.startswith(("Preprocessor", "Scaler", "Network", "_check_finite")):
-        return "features + network"
-    if stage.startswith("write_text"):
-        return "write"
-    return "output text"
+        print("\nnnctl predict under cProfile (one run, a fresh process):\n" + r["profile"])
 
 
 def main(argv=None) -> int:
@@ -544,13 +345,8 @@ def main(argv=None) -> int:
                         else None, help="a Python with pandas and pyarrow, for target 4"
                         " (default /tmp/pavenv/bin/python if it exists)")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile nnctl predict's stages (time, GC, RSS)")
-    parser.add_argument("--stages", nargs=3, metavar=("MODEL", "CSV", "OUT"),
-                        help=argparse.SUPPRESS)
+                        help="also show where nnctl predict's time goes (cProfile)")
     args = parser.parse_args(argv)
-    if args.stages:  # the child of --profile
-        print(json.dumps(profile_stages(*args.stages)))
-        return 0
     if args.rounds < 1 or args.rows < 10:
         parser.error("--rounds must be >= 1 and --rows >= 10")
     with tempfile.TemporaryDirectory(prefix="bench_io.") as tmp_name:
@@ -568,12 +364,7 @@ def main(argv=None) -> int:
         result["pyarrow"] = bench_pyarrow(args.pyarrow_python, tmp, args.rounds)
         if args.profile:
             print("profile ...", file=sys.stderr)
-            out = subprocess.run([sys.executable, __file__, "--stages", "model.npz", "data.csv",
-                                  "out_stages.csv"], cwd=tmp, check=True, capture_output=True,
-                                 text=True)
-            prof = json.loads(out.stdout)
-            prof["matches"] = prof["sha256"] == result["predict"]["nnctl_output"]["sha256"]
-            result["profile"] = prof
+            result["profile"] = profile_predict(tmp)
     print_report(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

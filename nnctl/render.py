@@ -29,6 +29,19 @@ def data(text: str) -> None:
     sys.stdout.flush()
 
 
+def data_from(f) -> None:
+    """The command's result from a binary file (a spool), copied to stdout as it is."""
+    import shutil
+
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stdout (some embeddings): decode it
+        sys.stdout.write(f.read().decode("utf-8"))
+    else:
+        shutil.copyfileobj(f, out, 1 << 20)
+        out.flush()
+
+
 def error(message: str) -> None:
     """One line on stderr (no markup, no traceback)."""
     console.print(Text(f"Error: {message}", style="bold red"), soft_wrap=True)

@@ -20,7 +20,7 @@ from ..data.prepare import frame_for_model
 from ..data.scaling import Scaler
 from ..data.target import Target, encode_target
 from ..errors import DataError
-from .predict import model_inputs
+from .predict import model_inputs, unseen_warnings
 
 
 def report(A: np.ndarray, Y_rows: np.ndarray, target: Target, target_scaler: Scaler | None) -> dict:
@@ -56,9 +56,10 @@ def run(model: str, data: str = "-", *, as_json: bool = False) -> dict:
     loaded = model_file.load(model)
     meta = loaded.metadata["data"]
     if data == "-":
-        frame = frame_for_model("<stdin>", meta, what="labelled", raw=sys.stdin.buffer.read())
+        frame = frame_for_model("<stdin>", meta, what="labelled", raw=sys.stdin.buffer.read(),
+                                model=loaded.path)
     else:
-        frame = frame_for_model(data, meta, what="labelled")
+        frame = frame_for_model(data, meta, what="labelled", model=loaded.path)
     names = meta["target"]
     for name in names:
         frame.column(name, "target")
@@ -70,7 +71,8 @@ def run(model: str, data: str = "-", *, as_json: bool = False) -> dict:
     if skipped:
         frame = frame.take(present)
     target = Target(names, meta["task"], meta["classes"])
-    X, warnings = model_inputs(loaded, frame)
+    X, unseen = model_inputs(loaded, frame)
+    warnings = unseen_warnings(frame.path, unseen)
     Y = encode_target(frame, target, meta["loss"], loaded.network.dtype)
     target_scaler = Scaler.from_json(meta["target_scaler"]) if meta.get("target_scaler") else None
     if target_scaler is not None:

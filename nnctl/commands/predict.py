@@ -1,20 +1,33 @@
-"""``nnctl predict``: a trained model on new rows, written as CSV with prediction columns."""
+"""``nnctl predict``: a trained model on new rows, written as CSV with prediction columns.
+
+A large plain file is read, predicted and written in pieces of whole lines, so memory
+stays bounded whatever the file's size; the output appears only when every row is done
+(a file is renamed into place, stdout is written from a spool), so an error on the last
+row leaves no partial output.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 
 from .. import model_file, render
 from ..data.columns import Preprocessor
-from ..data.prepare import frame_for_model
+from ..data.prepare import chunks_for_model, frame_for_model
 from ..data.read import Frame
 from ..data.scaling import Scaler
 from ..errors import DataError
-from ..files import write_text
+from ..files import atomic_write
+
+#: Files of at least this many bytes are predicted in pieces of about ``BLOCK`` bytes.
+STREAM_ABOVE = 1 << 23
+BLOCK = 1 << 20
 
 
 def prediction_columns(meta: dict) -> list[str]:
@@ -26,16 +39,19 @@ def prediction_columns(meta: dict) -> list[str]:
     return [f"predicted_{t}" for t in data["target"]]
 
 
-def predict_text(model: model_file.Model, frame: Frame) -> tuple[str, list[str]]:
-    """The input rows plus prediction columns, as CSV text with a header row; and warnings.
+def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
+                 ) -> tuple[str, dict[str, int]]:
+    """The frame's rows plus prediction columns as CSV text (after a header row if
+    ``header``); and, per column, how many cells held a category the model never saw.
 
     Rows that are plain lines in the file are copied as they are; otherwise (quoted
-    fields) the table is written back by pandas (numbers in pandas' form).
+    fields) each row's cells are written back through the csv module.
     """
     data = model.metadata["data"]
-    X, warnings = model_inputs(model, frame)
+    X, unseen = model_inputs(model, frame)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, row by row
         A = model.network.predict(X.T).T  # (m, n[L])
+    del X
     _check_finite(A, frame, "the network's output")
     d = frame.delimiter
     # Whole columns of text (a list per column, not per row: a million small lists keep
@@ -51,14 +67,15 @@ def predict_text(model: model_file.Model, frame: Frame) -> tuple[str, list[str]]
                 A = Scaler.from_json(data["target_scaler"]).inverse(A)
             _check_finite(A, frame, "the prediction in the target's units")
         columns = [list(map(repr, A[:, j].tolist())) for j in range(A.shape[1])]
-    names = d.join(_csv_cell(n, d) for n in prediction_columns(model.metadata))
+    names = prediction_columns(model.metadata)
     lines = frame.raw_lines
     if lines is None or d in "0123456789.+-eEinfa":
         # Quoted fields: each row's cells as the file has them, through the csv module.
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=d, lineterminator="\n")
-        header, rows = frame.text_rows()
-        writer.writerow(header + prediction_columns(model.metadata))
+        first, rows = frame.text_rows()
+        if header:
+            writer.writerow(first + names)
         labels = [[str(c) for c in data["classes"]][i] for i in P.argmax(axis=1)] \
             if data["task"] == "classification" else None
         for i, row in enumerate(rows):
@@ -66,14 +83,17 @@ def predict_text(model: model_file.Model, frame: Frame) -> tuple[str, list[str]]
             if labels is not None:
                 extra[0] = labels[i]
             writer.writerow(row + extra)
-        return buf.getvalue(), warnings
-    header = frame.header_text if frame.header else d.join(frame.columns)
-    body = "\n".join(map(d.join, zip(lines, *columns)))
-    return f"{header}{d}{names}\n{body}\n", warnings
+        return buf.getvalue(), unseen
+    body = "\n".join(map(d.join, zip(lines, *columns))) + "\n"
+    if not header:
+        return body, unseen
+    first = frame.header_text if frame.header else d.join(frame.columns)
+    return f"{first}{d}{d.join(_csv_cell(n, d) for n in names)}\n{body}", unseen
 
 
-def model_inputs(model: model_file.Model, frame: Frame) -> tuple[np.ndarray, list[str]]:
-    """``X: (m, n[0])`` for ``frame``'s rows, as training saw its own; and warnings."""
+def model_inputs(model: model_file.Model, frame: Frame) -> tuple[np.ndarray, dict[str, int]]:
+    """``X: (m, n[0])`` for ``frame``'s rows, as training saw its own; and, per column, the
+    count of cells with a category training never saw (encoded as all zeros)."""
     data = model.metadata["data"]
     preprocessor = Preprocessor.from_json(data["preprocess"], model.path)
     if not frame.header:  # columns are positions: name them as training did
@@ -84,9 +104,12 @@ def model_inputs(model: model_file.Model, frame: Frame) -> tuple[np.ndarray, lis
         raise DataError(f"{model.path}: its feature steps give {X.shape[1]} inputs but its network"
                         f" takes {model.network.sizes[0]}; retrain it")
     X = Scaler.from_json(data["scaler"]).transform(X)
-    warnings = [f"{frame.path}: {count} row(s) of column '{column}' hold a category the model"
-                " never saw; they are encoded as all zeros" for column, count in unseen.items()]
-    return X, warnings
+    return X, unseen
+
+
+def unseen_warnings(path: str, unseen: dict[str, int]) -> list[str]:
+    return [f"{path}: {count} row(s) of column '{column}' hold a category the model never saw;"
+            " they are encoded as all zeros" for column, count in unseen.items()]
 
 
 def _check_finite(A, frame: Frame, what: str) -> None:
@@ -106,18 +129,33 @@ def _csv_cell(value: str, delimiter: str) -> str:
     return value
 
 
+def frames(model: model_file.Model, csv: str) -> Iterable[Frame]:
+    """The input's rows: in pieces for a large plain file, else as one frame."""
+    data = model.metadata["data"]
+    if csv == "-":
+        return [frame_for_model("<stdin>", data, raw=sys.stdin.buffer.read(), model=model.path)]
+    pieces = chunks_for_model(csv, data, model=model.path, block=BLOCK, smallest=STREAM_ABOVE)
+    return pieces if pieces is not None else [frame_for_model(csv, data, model=model.path)]
+
+
 def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
     """``nnctl predict``: the input rows plus prediction columns, to ``output`` or stdout."""
     loaded = model_file.load(model)
-    data = loaded.metadata["data"]
-    if csv == "-":
-        frame = frame_for_model("<stdin>", data, raw=sys.stdin.buffer.read())
-    else:
-        frame = frame_for_model(csv, data)
-    text, warnings = predict_text(loaded, frame)
-    for warning in warnings:
-        render.warning(warning)
+    unseen: Counter[str] = Counter()
+    path = "<stdin>" if csv == "-" else csv
+
+    def write(f) -> None:
+        for i, frame in enumerate(frames(loaded, csv)):
+            text, counts = predict_text(loaded, frame, header=i == 0)
+            f.write(text.encode("utf-8"))
+            unseen.update(counts)
+
     if output:
-        write_text(output, text)
+        atomic_write(output, write, error=DataError, what="predictions")
     else:
-        render.data(text)
+        with tempfile.SpooledTemporaryFile(max_size=1 << 25) as spool:
+            write(spool)
+            spool.seek(0)
+            render.data_from(spool)
+    for warning in unseen_warnings(path, dict(unseen)):
+        render.warning(warning)

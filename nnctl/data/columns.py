@@ -469,12 +469,23 @@ def _booleans(frame, c: Column, series, missing, rows) -> NDArray[np.float64]:
 def _codes(text: NDArray, categories: list[str], other: bool) -> tuple[NDArray[np.intp], int]:
     """Each cell's category index; unseen values -> (other) if kept, else -1 (counted)."""
     lookup = {c: i for i, c in enumerate(categories)}
-    fallback = lookup.get(OTHER, -1) if other else -1
-    unknown = 0
-    codes = np.empty(len(text), dtype=np.intp)
-    for i, v in enumerate(text):
-        code = lookup.get(v)
-        if code is None:
-            code, unknown = fallback, unknown + 1
-        codes[i] = code
+    codes = lookup_codes(text, lookup)
+    unknown = int((codes < 0).sum())
+    if unknown and other and OTHER in lookup:
+        codes[codes < 0] = lookup[OTHER]
     return codes, unknown
+
+
+def lookup_codes(text: NDArray, lookup: dict[str, int]) -> NDArray[np.intp]:
+    """Each cell's index in ``lookup`` (-1 where absent): the text as written, else, for a
+    number written another way (``01``, ``1.0`` where training saw the number 1), the
+    number as ``cell_text`` writes it. Files other than the training file may read a column
+    as text that training read as numbers, or the other way round: both find their codes."""
+    codes = np.fromiter((lookup.get(v, -1) for v in text), dtype=np.intp, count=len(text))
+    for i in np.flatnonzero(codes < 0).tolist():
+        try:
+            number = float(text[i])
+        except (TypeError, ValueError):
+            continue
+        codes[i] = lookup.get(_number_text(number), -1)
+    return codes

@@ -8,6 +8,7 @@ rows leaks into the model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,12 +160,6 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
     frames = {"train": frame.take(parts[0]) if fractions else frame}
     frames.update({n: frame.take(idx) for n, idx in zip(names, parts[1:]) if idx.size})
     whole = frame  # for the columns' types (not their statistics)
-    for name, file in files.items():
-        other = read_table(file, what=name, **options)
-        kept = other.df[[other.column(t if other.header else c, "target")
-                         for t, c in zip(target.names, targets)]].notna().all(axis=1).to_numpy()
-        frames[name] = other.take(kept) if not kept.all() else other
-
     warnings: list[str] = []
     if saved is not None:
         preprocessor = Preprocessor.from_json(saved["preprocess"], "the model")
@@ -175,6 +170,12 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
             impute_categorical=d.impute.categorical, indicator=d.missing_indicator,
             max_categories=d.max_categories, whole=whole)
     del whole, frame
+    for name, file in files.items():
+        other = read_table(file, what=name, text_columns=text_columns(preprocessor, target),
+                           **options)
+        kept = other.df[[other.column(t if other.header else c, "target")
+                         for t, c in zip(target.names, targets)]].notna().all(axis=1).to_numpy()
+        frames[name] = other.take(kept) if not kept.all() else other
 
     splits: dict[str, Split] = {}
     for name in ("train", "validation", "test"):
@@ -227,13 +228,42 @@ def _class_weights(cfg: Config, target: Target, train: Split, loss: str) -> dict
     return {c: float(setting.get(c, 1.0)) for c in target.classes}
 
 
-def frame_for_model(path: str, data: dict, *, what: str = "input", raw: bytes | None = None) -> Frame:
+def text_columns(preprocessor: Preprocessor, target: Target | None) -> list[str]:
+    """The columns a file other than the training file reads as text: categories (and class
+    labels, with a ``target``) are looked up by their text, whatever pandas would infer
+    from that file alone."""
+    names = [c.name for c in preprocessor.columns if c.type == "categorical"]
+    if target is not None and target.kind == "classification":
+        names += list(target.names)
+    return names
+
+
+def _model_options(data: dict, path: str, labelled: bool) -> dict:
+    """The reading options a model was trained with (its metadata is checked on loading);
+    ``labelled``: the file's target column is read too (evaluate)."""
+    preprocessor = Preprocessor.from_json(data["preprocess"], path)
+    target = Target(data["target"], data["task"], data.get("classes")) if labelled else None
+    delimiter = "auto" if data.get("sniff_delimiter") else data.get("delimiter", "auto")
+    return {"delimiter": delimiter, "header": data.get("header", True),
+            "encoding": data.get("encoding", "utf-8"), "na_values": data.get("na_values") or [],
+            "text_columns": text_columns(preprocessor, target)}
+
+
+def frame_for_model(path: str, data: dict, *, what: str = "input", raw: bytes | None = None,
+                    model: str = "the model") -> Frame:
     """Read a file (or stdin's bytes) with the options a model was trained with."""
     from .read import parse_table
 
-    delimiter = "auto" if data.get("sniff_delimiter") else data.get("delimiter", "auto")
-    options = {"delimiter": delimiter, "header": data.get("header", True),
-               "encoding": data.get("encoding", "utf-8"), "na_values": data.get("na_values") or []}
+    options = _model_options(data, model, what == "labelled")
     if raw is not None:
         return parse_table(raw, path, what=what, **options)
-    return read_table(path, what=what, **options)
+    return read_table(path, what=what, keep_text=True, **options)
+
+
+def chunks_for_model(path: str, data: dict, *, what: str = "input", model: str = "the model",
+                     **sizes) -> Iterator[Frame] | None:
+    """A large plain file's rows in pieces (``read.read_chunks``), read as training read its
+    file; None where the file is better read whole."""
+    from .read import read_chunks
+
+    return read_chunks(path, what=what, **_model_options(data, model, what == "labelled"), **sizes)

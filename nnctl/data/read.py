@@ -3,19 +3,24 @@ extension), and Parquet with the optional pyarrow extra, read by pandas.
 
 Every error names the file, the line (as the file numbers it) and the column, says what
 was found and what to do (``DataError``, exit 1); a pandas message never reaches the user.
+
+A whole table is read by ``read_table``; ``read_chunks`` reads a large plain file in
+pieces of whole lines (``nnctl predict`` streams with it, in bounded memory).
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import io
 import lzma
+import mmap
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,6 +30,9 @@ from ..registry import did_you_mean
 #: Delimiters the sniffer chooses from.
 DELIMITERS = ",;\t|"
 _COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+#: The sniffer and the header look at the file's first bytes only.
+HEAD = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -33,28 +41,39 @@ class Frame:
     each of its rows maps back to a line of the file (for messages)."""
 
     path: str
-    df: "object"  # pandas.DataFrame (pandas is imported on first use)
+    df: object  # pandas.DataFrame (pandas is imported on first use)
     header: bool
     delimiter: str
     #: the file's line of each data row, 1-based (None for Parquet: rows are numbered)
     row_lines: np.ndarray | None = field(default=None, repr=False)
-    #: the file's text, kept when every row is one plain line (see ``raw_lines``)
-    _text: str | None = field(default=None, repr=False)
+    #: the bytes the rows were read from, when kept (see ``raw_lines``)
+    _raw: bytes | None = field(default=None, repr=False)
     header_text: str | None = None
     _raw_lines: list[str] | None = field(default=None, repr=False)
-
     quoted: bool = False
+    encoding: str = "utf-8"
+    #: lines of the file before the first line of ``_raw`` (a piece of ``read_chunks``)
+    line0: int = 0
 
     @property
     def raw_lines(self) -> list[str] | None:
         """Each data row's text as in the file, without its line end, when every row is one
         plain line (no quotes); else None. Built on first use (only predict needs it)."""
-        if self._raw_lines is None and self._text is not None and self.row_lines is not None \
+        if self._raw_lines is None and self._raw is not None and self.row_lines is not None \
                 and not self.quoted:
-            lines = self._text.split("\n")
-            self._raw_lines = [lines[i - 1].rstrip("\r") for i in self.row_lines.tolist()]
-            self._text = None
+            lines = self._text().split("\n")
+            index = self.row_lines - (self.line0 + 1)
+            if index.size and index[-1] - index[0] == index.size - 1:  # no blank line between
+                chosen = lines[int(index[0]):int(index[-1]) + 1]
+            else:
+                chosen = [lines[i] for i in index.tolist()]
+            self._raw_lines = [s.removesuffix("\r") for s in chosen]
+            self._raw = None
         return self._raw_lines
+
+    def _text(self) -> str:
+        text = self._raw.decode(self.encoding)
+        return text.removeprefix("\ufeff")
 
     @property
     def columns(self) -> list[str]:
@@ -66,11 +85,11 @@ class Frame:
 
     def text_rows(self) -> tuple[list[str], list[list[str]]]:
         """The header and every data row's cells as the file writes them (the csv module)."""
-        if self._text is None:
-            raise ValueError("the frame's text is gone (raw_lines was built from it)")
-        reader = csv.reader(io.StringIO(self._text, newline=""), delimiter=self.delimiter)
+        if self._raw is None:
+            raise ValueError("the frame's text is not kept (raw_lines was built from it)")
+        reader = csv.reader(io.StringIO(self._text(), newline=""), delimiter=self.delimiter)
         rows = [row for row in reader if row and any(cell.strip() for cell in row)]
-        if self.header:
+        if self.header and self.line0 == 0:
             return [c.strip() for c in rows[0]], rows[1:]
         return list(self.columns), rows
 
@@ -111,97 +130,229 @@ class Frame:
                         f" the columns are {shown}")
 
 
+@dataclass
+class _Options:
+    """How to read a file: what ``read_table`` takes, resolved."""
+
+    name: str
+    delimiter: str
+    header: bool
+    encoding: str
+    na_values: list[str]
+    what: str
+    text_columns: tuple[str, ...]
+
+    def pandas(self) -> dict:
+        return dict(sep=self.delimiter, encoding=self.encoding, na_values=self.na_values,
+                    keep_default_na=True, skip_blank_lines=True, engine="c",
+                    encoding_errors="strict", index_col=False)
+
+
 def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True,
-               encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data"
-               ) -> Frame:
-    """Read a whole table. ``what`` names the file's role in messages (training, input...)."""
+               encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data",
+               text_columns: Sequence[str] = (), keep_text: bool = False) -> Frame:
+    """Read a whole table. ``what`` names the file's role in messages (training, input...);
+    ``text_columns`` are read as text whatever they hold; ``keep_text`` keeps the file's
+    bytes for ``Frame.raw_lines`` and ``Frame.text_rows``."""
     path = Path(path)
     name = str(path)
     if path.is_dir():
         raise DataError(f"{name}: is a directory, not a data file")
     if path.suffix.lower() == ".parquet":
         return _read_parquet(path, header=header, what=what)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
-    except OSError as e:
-        raise DataError(f"{name}: cannot read the {what} file ({e.strerror})") from None
     plain = path.suffix.lower() not in (*_COMPRESSED, ".zip")
+    if plain and not keep_text and _ascii_safe(encoding):
+        # Checked through a memory map: the bytes are not copied, pandas reads the path.
+        # The map is not closed here: it closes when the last view of it goes (an error's
+        # traceback may hold one).
+        try:
+            with open(path, "rb") as f:
+                buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if _file_size(f) else None
+        except FileNotFoundError:
+            raise DataError(f"{name}: no such file") from None
+        except (OSError, ValueError) as e:
+            raise DataError(f"{name}: cannot read the {what} file"
+                            f" ({getattr(e, 'strerror', None) or e})") from None
+        if buffer is not None:
+            return parse_table(buffer, name, delimiter=_delimiter_for(path, delimiter),
+                               header=header, encoding=encoding, na_values=na_values, what=what,
+                               text_columns=text_columns, _path=path, keep_text=False)
+    raw = _read_bytes(path, what)
     return parse_table(_decompress(raw, path, name), name, delimiter=_delimiter_for(path, delimiter),
                        header=header, encoding=encoding, na_values=na_values, what=what,
-                       _path=path if plain else None)
+                       text_columns=text_columns, _path=path if plain else None,
+                       keep_text=keep_text)
 
 
-def parse_table(raw: bytes, name: str, *, delimiter: str = "auto", header: bool = True,
+def parse_table(raw, name: str, *, delimiter: str = "auto", header: bool = True,
                 encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data",
+                text_columns: Sequence[str] = (), keep_text: bool = True,
                 _path: Path | None = None) -> Frame:
     """A table from the bytes of a CSV file (see ``read_table``); ``name`` is used in messages.
 
-    ``_path``: the same bytes as a plain file, which pandas then reads itself (its
-    multi-threaded reader takes a path only)."""
-    text = _decode(raw, name, encoding, what)
-    if b"\r" in raw and b"\n" not in raw:
-        text = text.replace("\r", "\n")  # old Mac line ends
-    if not text or text.isspace():
-        raise DataError(f"{name}: the {what} file is empty")
-    if delimiter == "auto":
-        delimiter = sniff_delimiter(text[:1 << 16])
-    lines = _LineIndex(text, delimiter, raw if b"\r" not in raw or b"\n" in raw else None)
+    ``raw`` is bytes or a read-only buffer of them (a memory map). ``_path``: the same bytes
+    as a plain file, which pandas then reads itself (faster than from memory)."""
+    raw, encoding, converted = _normalize(raw, name, encoding, what)
+    if converted:
+        _path = None
+    opts = _Options(name, delimiter, header, encoding, list(na_values), what, tuple(text_columns))
+    head = _head(raw, opts)
+    quoted = raw.find(b'"') >= 0
+    text = None
+    if quoted or not head.strip():  # the csv module reads it, or the header is further on
+        text = _decode(bytes(raw), name, encoding, what)
+        if not text.strip():
+            raise DataError(f"{name}: the {what} file is empty")
+    if opts.delimiter == "auto":
+        opts.delimiter = sniff_delimiter((head if head.strip() else text)[:1 << 16])
     try:
-        columns = lines.header_fields() if header else None
-        n_columns = len(columns) if columns is not None else lines.first_width()
+        header_line, columns, header_text = _header(text if text is not None else head, opts, quoted)
     except _Malformed as e:
         raise DataError(f"{name}, line {e.line}: malformed CSV (an unclosed quote?); close the"
                         " quote or remove it") from None
-    if columns is not None:
-        _check_names(columns, name, lines.header_line)
-    lines.check_widths(n_columns, name)
-    import pandas as pd
-
-    try:
-        # The bytes, not the text: a StringIO holds up to 4 bytes a character. A plain file
-        # by its path: pandas then parses it in parallel (low_memory's chunked mode); if the
-        # chunks disagree on a column's type, it is read again in one piece.
-        options = dict(sep=delimiter, encoding=encoding, header=0 if header else None,
-                       na_values=list(na_values), keep_default_na=True, skip_blank_lines=True,
-                       engine="c", encoding_errors="strict", index_col=False)
-        df = None
-        if _path is not None and lines.raw is not None:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", pd.errors.DtypeWarning)
-                try:
-                    df = pd.read_csv(_path, **options)
-                except pd.errors.DtypeWarning:
-                    df = None
-        if df is None:
-            source = io.BytesIO(raw) if lines.raw is not None else io.StringIO(text)
-            df = pd.read_csv(source, low_memory=False, **options)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{name}: the {what} file is empty") from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"{name}{_parser_message(str(e))}") from None
-    if columns is not None:
-        df.columns = columns
-    else:
-        df.columns = [str(i) for i in range(df.shape[1])]
-    _blank_cells_are_missing(df)
+    if not columns:
+        raise DataError(f"{name}: the {what} file is empty")
+    n = len(columns)
+    if quoted:
+        row_lines = _quoted_row_lines(text, opts.delimiter, n, header_line, name)
+    df = _pandas(raw, opts, columns, header_line, _path, quoted)
+    if not quoted:
+        row_lines = _plain_row_lines(raw, opts.delimiter, n, header_line, name, rows=len(df))
     if len(df) == 0:
         raise DataError(f"{name}: has a header but no data rows" if header
                         else f"{name}: the {what} file has no data rows")
-    if len(lines.row_lines) != len(df):  # the two readings disagree: trust neither's lines
+    if len(row_lines) != len(df):  # the two readings disagree: trust neither's lines
         row_lines = None
+    kept = bytes(raw) if keep_text else None
+    return Frame(name, df, header, opts.delimiter, row_lines, kept, header_text,
+                 quoted=quoted, encoding=encoding)
+
+
+def read_chunks(path: str | Path, *, delimiter: str = "auto", header: bool = True,
+                encoding: str = "utf-8", na_values: Sequence[str] = (), what: str = "data",
+                text_columns: Sequence[str] = (), block: int = 1 << 21,
+                smallest: int = 1 << 23) -> Iterator[Frame] | None:
+    """The rows of a plain CSV file as frames of whole lines, about ``block`` bytes each,
+    with the file's line numbers and text kept; or None if the file is better read whole
+    (``read_table``): smaller than ``smallest`` bytes, compressed, Parquet, quoted (a row
+    may span lines), or in an encoding a line end can hide in.
+
+    Every piece is read with the same options; columns in ``text_columns`` are text in all
+    of them, so a piece of only numbers reads them as the others do.
+    """
+    path = Path(path)
+    name = str(path)
+    if path.suffix.lower() in (*_COMPRESSED, ".zip", ".parquet") or not _ascii_safe(encoding) \
+            or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            if _file_size(f) < smallest:
+                return None
+            head = f.read(HEAD)
+            if b"\n" not in head:  # old Mac line ends, or a header longer than HEAD
+                return None
+            data = head
+            while data:  # a quote anywhere: read whole (block by block: a map of the whole
+                if b'"' in data:  # file would count in the peak memory)
+                    return None
+                data = f.read(block)
+    except OSError:
+        return None  # read_table gives the message
+    opts = _Options(name, _delimiter_for(path, delimiter), header, encoding, list(na_values),
+                    what, tuple(text_columns))
+    text = _head(head, opts)
+    if not text.strip():
+        return None
+    if opts.delimiter == "auto":
+        opts.delimiter = sniff_delimiter(text[:1 << 16])
+    header_line, columns, header_text = _header(text, opts, False)
+    if header and not header_line:
+        return None
+    start = 0  # the byte after the header's line end
+    for _ in range(header_line):
+        start = head.index(b"\n", start) + 1
+    return _chunks(path, opts, columns, header_line, header_text, start, block)
+
+
+def _chunks(path, opts, columns, header_line, header_text, start, block) -> Iterator[Frame]:
+    names = columns if opts.header else [str(i) for i in range(len(columns))]
+    line0 = header_line
+    with open(path, "rb") as f:
+        f.seek(start)
+        carry = b""
+        while True:
+            data = f.read(block)
+            piece = carry + data
+            if data:
+                cut = piece.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = piece
+                    continue
+                piece, carry = piece[:cut], piece[cut:]
+            else:
+                carry = b""
+            if piece.strip():
+                df = _pandas(piece, opts, names, 0, None, False, names_given=True, line0=line0)
+                lines = _plain_row_lines(piece, opts.delimiter, len(names), 0, opts.name,
+                                         rows=len(df), line0=line0)
+                if len(df):
+                    yield Frame(opts.name, df, opts.header, opts.delimiter, lines, piece,
+                                header_text, encoding=opts.encoding, line0=line0)
+            line0 += piece.count(b"\n")
+            if not data:
+                return
+
+
+def _pandas(raw, opts: _Options, columns: list[str], header_line: int, path: Path | None,
+            quoted: bool, *, names_given: bool = False, line0: int = 0):
+    """The rows below the header as a DataFrame with ``columns``, through pandas."""
+    import warnings
+
+    import pandas as pd
+
+    options = opts.pandas()
+    if names_given:
+        options.update(header=None, names=columns)
     else:
-        row_lines = lines.row_lines
-    return Frame(name, df, header, delimiter, row_lines, text,
-                 lines.header_text if header else None, quoted=lines.quoted)
+        options.update(header=0 if opts.header else None)
+    if opts.text_columns:
+        given = columns if opts.header else [str(i) for i in range(len(columns))]
+        options["dtype"] = {given.index(c) if not names_given else c: str
+                            for c in opts.text_columns if c in given}
+    try:
+        with warnings.catch_warnings():
+            # pandas cuts a first row longer than the header, with only this warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = None
+            if path is not None:
+                # pandas reads a plain file by its path in parallel chunks; if the chunks
+                # disagree on a column's type, it is read again in one piece.
+                warnings.simplefilter("error", pd.errors.DtypeWarning)
+                try:
+                    df = pd.read_csv(path, **options)
+                except pd.errors.DtypeWarning:
+                    df = None
+            if df is None:
+                df = pd.read_csv(io.BytesIO(raw), low_memory=False, **options)
+    except UnicodeDecodeError:
+        _decode(bytes(raw), opts.name, opts.encoding, opts.what)  # raises, naming the line
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{opts.name}: the {opts.what} file is empty") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
+        if not quoted:  # the first line of the wrong width, as the file numbers it
+            _plain_row_lines(raw, opts.delimiter, len(columns), header_line, opts.name,
+                             line0=line0)
+        raise DataError(f"{opts.name}{_parser_message(str(e))}") from None
+    df.columns = columns if opts.header else [str(i) for i in range(df.shape[1])]
+    _blank_cells_are_missing(df, opts.text_columns)
+    return df
 
 
-def _blank_cells_are_missing(df) -> None:
+def _blank_cells_are_missing(df, text_columns: Sequence[str] = ()) -> None:
     """A cell of spaces is missing, like an empty one; a text column that was text only
-    because of such cells becomes numeric again."""
+    because of such cells becomes numeric again (unless it is to be read as text)."""
     import pandas as pd
 
     for name in df.columns:
@@ -211,6 +362,9 @@ def _blank_cells_are_missing(df) -> None:
         blank = series.astype(str).str.strip() == ""
         if blank.any():
             series = series.mask(blank & series.notna())
+            if name in text_columns:
+                df[name] = series
+                continue
             numbers = pd.to_numeric(series, errors="coerce")
             df[name] = numbers if numbers.notna().sum() == series.notna().sum() else series
 
@@ -234,6 +388,23 @@ def _delimiter_for(path: Path, delimiter: str) -> str:
     return "\t" if ".tsv" in suffixes or ".tab" in suffixes else "auto"
 
 
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the {what} file ({e.strerror})") from None
+
+
+def _file_size(f) -> int:
+    import os
+    import stat
+
+    st = os.fstat(f.fileno())
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0  # a pipe or device: read it whole
+
+
 def _decompress(raw: bytes, path: Path, name: str) -> bytes:
     suffix = path.suffix.lower()
     try:
@@ -252,12 +423,45 @@ def _decompress(raw: bytes, path: Path, name: str) -> bytes:
     return raw
 
 
+def _ascii_safe(encoding: str) -> bool:
+    """Whether the bytes of line ends, delimiters and quotes mean only those characters."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    return name in ("utf-8", "utf-8-sig", "ascii") or name.startswith(("iso8859", "cp125"))
+
+
+def _normalize(raw, name: str, encoding: str, what: str) -> tuple[object, str, bool]:
+    """``raw`` in an encoding whose line ends and delimiters are single bytes (UTF-8 when
+    the given one is not such), with ``\\n`` line ends; and whether it was converted."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"{name}: unknown encoding '{encoding}'; set data.encoding to one Python"
+                        " knows, such as utf-8 or latin-1") from None
+    old_mac = raw.find(b"\n") < 0 and raw.find(b"\r") >= 0
+    if _ascii_safe(encoding) and not old_mac:
+        return raw, encoding, False
+    text = _decode(bytes(raw), name, encoding, what)
+    if old_mac or ("\r" in text and "\n" not in text):
+        text = text.replace("\r", "\n")  # old Mac line ends
+    return text.encode("utf-8"), "utf-8", True
+
+
+def _head(raw, opts: _Options) -> str:
+    """The file's first lines (up to ``HEAD`` bytes, whole lines), decoded, without a BOM."""
+    head = bytes(raw[:HEAD])
+    if len(raw) > HEAD and b"\n" in head:
+        head = head[:head.rfind(b"\n") + 1]
+    text = _decode(head, opts.name, opts.encoding, opts.what)
+    return text
+
+
 def _decode(raw: bytes, name: str, encoding: str, what: str) -> str:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as e:
-        import codecs
-
         line = raw[:e.start].count(b"\n") + 1
         shown = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
         raise DataError(f"{name}, line {line}: byte 0x{raw[e.start]:02x} is not {shown}; save the"
@@ -292,99 +496,116 @@ def _check_names(columns: list[str], name: str, line: int) -> None:
         seen[c] = i
 
 
-class _LineIndex:
-    """Where the data rows of a CSV text are: the line of each row, and its width.
-
-    Without quote characters every row is one line, and a vectorized count of delimiters
-    per line gives the widths; with quotes the csv module reads the rows exactly (slower;
-    only for such files). Blank lines are skipped, as pandas skips them.
-    """
-
-    def __init__(self, text: str, delimiter: str, raw: bytes | None = None) -> None:
-        self.text, self.delimiter, self.raw = text, delimiter, raw
-        self.quoted = '"' in text
-        self.header_line = 0  # the line of the header, 0 without one
-        self.header_text: str | None = None
-
-    def _rows(self, text: str | None = None):
-        """``(first line, fields)`` of each non-blank row, through the csv module."""
-        reader = csv.reader(io.StringIO(self.text if text is None else text, newline=""),
-                            delimiter=self.delimiter, strict=True)
-        line = 0
-        try:
-            for row in reader:
-                start, line = line + 1, reader.line_num
-                if row and any(cell.strip() for cell in row):
-                    yield start, row
-        except csv.Error:
-            raise _Malformed(line + 1) from None
-
-    def header_fields(self) -> list[str]:
-        head = self.text[:1 << 20]
-        if not self.quoted and "\n" in head:  # a plain header is its first lines: no copy of all
-            text = head
-        else:
-            text = None
-        for start, row in self._rows(text):
-            self.header_line = start
-            if not self.quoted:
-                self.header_text = self.text.split("\n", start)[start - 1].rstrip("\r")
-            return [c.strip() for c in row]
-        return []
-
-    def first_width(self) -> int:
-        for _, row in self._rows():
-            return len(row)
-        return 0
-
-    def check_widths(self, n: int, name: str) -> None:
-        """Refuse a row with fewer or more fields than the header (pandas would fill the short
-        ones and, with ``index_col=False``, cut the long ones, both silently)."""
-        if self.quoted:
-            lines = []
-            try:
-                for start, row in self._rows():
-                    if start <= self.header_line:
-                        continue
-                    if len(row) != n:
-                        raise DataError(f"{name}, line {start}: {len(row)} fields, expected {n};"
-                                        " check the delimiter and quotes")
-                    lines.append(start)
-            except _Malformed as e:
-                raise DataError(f"{name}, line {e.line}: malformed CSV (an unclosed quote?);"
-                                " close the quote or remove it") from None
-            self.row_lines = np.asarray(lines, dtype=np.int64)
-            return
-        raw = self.raw if self.raw is not None else self.text.encode("utf-8")
-        data = np.frombuffer(raw, dtype=np.uint8)
-        if raw.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        ends = np.flatnonzero(data == 10)
-        if data.size and data[-1] != 10:
-            ends = np.append(ends, data.size)
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        # Delimiters per line from their positions: a few bytes per field, where a cumulative
-        # count over every byte cost 16 bytes per byte of the file.
-        delims = np.flatnonzero(data == ord(self.delimiter))
-        counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
-        del delims
-        # Blank lines (only spaces, tabs, \r) are skipped, as pandas skips them; only lines
-        # without a delimiter can be blank.
-        blank = np.zeros(ends.size, dtype=bool)
-        for i in np.flatnonzero(counts == 0).tolist():
-            blank[i] = not bytes(data[starts[i]:ends[i]]).strip()
-        number = np.arange(1, ends.size + 1)
-        keep = ~blank & (number > self.header_line)
-        wrong = keep & (counts != n - 1)
-        if wrong.any():
-            i = int(np.argmax(wrong))
-            raise DataError(f"{name}, line {i + 1}: {int(counts[i]) + 1} fields, expected {n};"
-                            " check the delimiter")
-        self.row_lines = number[keep]
-
 class _Malformed(Exception):
     def __init__(self, line: int) -> None:
         self.line = line
+
+
+def _csv_rows(text: str, delimiter: str):
+    """``(first line, fields)`` of each non-blank row, through the csv module."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    line = 0
+    try:
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if row and any(cell.strip() for cell in row):
+                yield start, row
+    except csv.Error:
+        raise _Malformed(line + 1) from None
+
+
+def _header(text: str, opts: _Options, quoted: bool) -> tuple[int, list[str], str | None]:
+    """The header's line (0 without one), the column names (positions without a header:
+    as many as the first row's fields) and, for a plain file, the header's own text."""
+    for start, row in _csv_rows(text, opts.delimiter):
+        if not opts.header:
+            return 0, [str(i) for i in range(len(row))], None
+        columns = [c.strip() for c in row]
+        _check_names(columns, opts.name, start)
+        header_text = None if quoted else text.split("\n", start)[start - 1].rstrip("\r")
+        return start, columns, header_text
+    return 0, [], None
+
+
+def _quoted_row_lines(text: str, delimiter: str, n: int, header_line: int, name: str) -> np.ndarray:
+    """The line of each data row of a file with quotes (a row may span lines), checking that
+    each has ``n`` fields (pandas would fill short rows silently)."""
+    lines = []
+    try:
+        for start, row in _csv_rows(text, delimiter):
+            if start <= header_line:
+                continue
+            if len(row) != n:
+                raise DataError(f"{name}, line {start}: {len(row)} fields, expected {n};"
+                                " check the delimiter and quotes")
+            lines.append(start)
+    except _Malformed as e:
+        raise DataError(f"{name}, line {e.line}: malformed CSV (an unclosed quote?);"
+                        " close the quote or remove it") from None
+    return np.asarray(lines, dtype=np.int64)
+
+
+def _plain_row_lines(raw, delimiter: str, n: int, header_line: int, name: str, *,
+                     rows: int | None = None, line0: int = 0) -> np.ndarray:
+    """The line of each data row of a file without quotes (a row is a line), checking that
+    each has ``n`` fields; ``line0`` lines of the file come before ``raw``.
+
+    ``rows``: how many rows pandas read. pandas refuses a row with too many fields, so when
+    the file has no blank line and exactly ``n - 1`` delimiters per row on average, every
+    row has exactly ``n`` fields and the rows are the lines after the header: two counts
+    over the bytes prove it, where finding each line costs ten times as much.
+    """
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if data[:3].tobytes() == _BOM:
+        data = data[3:]
+    size = data.size
+    if rows is not None:
+        newlines, delims = _count(data, (10, ord(delimiter)))
+        total = newlines + (1 if size and data[-1] != 10 else 0)
+        if total == header_line + rows and delims == (n - 1) * (rows + (header_line > 0)):
+            return np.arange(line0 + header_line + 1, line0 + header_line + rows + 1, dtype=np.int64)
+    ends = np.flatnonzero(data == 10)
+    if size and data[-1] != 10:
+        ends = np.append(ends, size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    # Delimiters per line from their positions: a few bytes per field, where a cumulative
+    # count over every byte cost 16 bytes per byte of the file.
+    delims = np.flatnonzero(data == ord(delimiter))
+    counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+    del delims
+    # Blank lines (only spaces, tabs, \r) are skipped, as pandas skips them; only lines
+    # without a delimiter can be blank, and only those that start with a space (a
+    # one-column file of numbers is not looked at line by line).
+    blank = np.zeros(ends.size, dtype=bool)
+    empty = np.flatnonzero(counts == 0)
+    length = ends[empty] - starts[empty]
+    blank[empty[length == 0]] = True
+    spaced = empty[length > 0]
+    spaced = spaced[np.isin(data[starts[spaced]], (9, 11, 12, 13, 32))]
+    for i in spaced.tolist():
+        blank[i] = not bytes(data[starts[i]:ends[i]]).strip()
+    number = np.arange(1, ends.size + 1)
+    keep = ~blank & (number > header_line)
+    wrong = keep & (counts != n - 1)
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise DataError(f"{name}, line {line0 + i + 1}: {int(counts[i]) + 1} fields, expected {n};"
+                        " check the delimiter")
+    return number[keep] + line0
+
+
+def _count(data: np.ndarray, values: tuple[int, ...], block: int = 1 << 18) -> list[int]:
+    """How many bytes of ``data`` equal each of ``values``: block by block, so that the
+    comparisons stay in the cache (twice as fast as whole-array ones here)."""
+    counts = [0] * len(values)
+    mask = np.empty(min(block, data.size), dtype=bool)
+    for start in range(0, data.size, block):
+        part = data[start:start + block]
+        out = mask[:part.size]
+        for k, v in enumerate(values):
+            np.equal(part, v, out=out)
+            counts[k] += int(np.count_nonzero(out))
+    return counts
 
 
 def _read_parquet(path: Path, *, header: bool, what: str) -> Frame:

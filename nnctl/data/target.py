@@ -104,9 +104,10 @@ def _require_numbers(frame, name: str, series) -> None:
 
 def class_indices(frame, name: str, target: Target) -> NDArray[np.intp]:
     """Each row's class index in ``target.classes``; a label training never saw is an error."""
+    from .columns import lookup_codes
+
     row_labels = labels(frame.df[name])
-    lookup = {c: i for i, c in enumerate(target.classes)}
-    idx = np.fromiter((lookup.get(v, -1) for v in row_labels), dtype=np.intp, count=len(row_labels))
+    idx = lookup_codes(row_labels, {c: i for i, c in enumerate(target.classes)})
     if (idx < 0).any():
         r = int(np.argmax(idx < 0))
         raise DataError(f"{frame.place(r, name)}: class '{row_labels[r]}' was not in the training"

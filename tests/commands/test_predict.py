@@ -49,3 +49,94 @@ def test_a_quoted_file_passes_its_cells_through_as_written(cli, tmp_path):
     rows = list(csv.reader(io.StringIO(run.stdout)))
     assert rows[0] == ["code", "x", "y", "predicted_y"]
     assert rows[1][:3] == ["007", "1.50", "1e3"] and rows[2][:3] == ["a,b", "2.00", "0.10"]
+
+
+# -- streaming: a large plain file is predicted in pieces of whole lines -------------------
+
+import pytest  # noqa: E402
+
+from nnctl.commands import predict  # noqa: E402
+
+MIXED_HEADER = "x,code,colour,y"
+
+
+def mixed_rows(rng, m, codes=("01", "02", "A7")):
+    rows = []
+    for i in range(m):
+        x = "" if i % 11 == 3 else f"{rng.normal():.5f}"
+        code = codes[i % len(codes)]
+        colour = ("red", "green", "blue", "")[i % 4]
+        rows.append(f"{x},{code},{colour},{'yes' if (i % 3 == 0) else 'no'}")
+    return rows
+
+
+@pytest.fixture
+def mixed_model(cli, tmp_path):
+    rng = np.random.default_rng(5)
+    write(tmp_path / "train.csv", "\n".join([MIXED_HEADER, *mixed_rows(rng, 300)]) + "\n")
+    write(tmp_path / "c.yaml", "data: {train: train.csv, target: y, columns: {code: {type: categorical}}}\n"
+                               "training: {epochs: 3}\n")
+    assert cli("train", "c.yaml", "-o", "m.npz").code == 0
+    return tmp_path / "m.npz"
+
+
+def predict_both_ways(cli, monkeypatch, model, name, block):
+    """The output of predicting ``name`` whole and in pieces of ``block`` bytes."""
+    monkeypatch.setattr(predict, "STREAM_ABOVE", 1 << 40)
+    whole = cli("predict", model, name, "-o", "whole.csv")
+    monkeypatch.setattr(predict, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(predict, "BLOCK", block)
+    pieces = cli("predict", model, name, "-o", "pieces.csv")
+    return whole, pieces
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1000, 1 << 20])
+@pytest.mark.parametrize("shape", ["plain", "crlf+bom", "blank lines", "no final newline",
+                                   "only numeric codes at the end"])
+def test_pieces_give_the_bytes_of_the_whole_file(cli, tmp_path, monkeypatch, mixed_model, block, shape):
+    rng = np.random.default_rng(9)
+    rows = mixed_rows(rng, 120)
+    if shape == "only numeric codes at the end":  # a piece where pandas alone would read 1, 2
+        rows += mixed_rows(rng, 40, codes=("01", "02"))
+    text = "\n".join([MIXED_HEADER, *rows]) + "\n"
+    if shape == "crlf+bom":
+        text = "\ufeff" + text.replace("\n", "\r\n")
+    elif shape == "blank lines":
+        text = text.replace("\n", "\n\n   \n", 5)
+    elif shape == "no final newline":
+        text = text.rstrip("\n")
+    (tmp_path / "new.csv").write_bytes(text.encode("utf-8"))
+    whole, pieces = predict_both_ways(cli, monkeypatch, mixed_model, "new.csv", block)
+    assert whole.code == 0 and pieces.code == 0, (whole, pieces)
+    assert whole.stderr == pieces.stderr  # the same warnings, counted over all pieces
+    out = (tmp_path / "pieces.csv").read_bytes()
+    assert out == (tmp_path / "whole.csv").read_bytes()
+    assert out.count(b"\n") == len(rows) + 1  # every row, one header
+
+
+@pytest.mark.parametrize("bad, fields", [("1.0,01,red", 3), ("1.0,01,red,yes,5", 5)])
+def test_an_error_in_a_later_piece_names_the_files_line_and_writes_nothing(
+        cli, tmp_path, monkeypatch, mixed_model, bad, fields):
+    rows = mixed_rows(np.random.default_rng(2), 200)
+    rows[150] = bad  # a field short or one too many, on line 303 (blank lines between)
+    write(tmp_path / "bad.csv", "\n\n".join([MIXED_HEADER, *rows]) + "\n")  # a blank line each
+    write(tmp_path / "pieces.csv", "kept\n")
+    whole, pieces = predict_both_ways(cli, monkeypatch, mixed_model, "bad.csv", 100)
+    for run in (whole, pieces):
+        assert run.code == 1 and f"bad.csv, line 303: {fields} fields, expected 4" in run.stderr, run
+    assert (tmp_path / "pieces.csv").read_text() == "kept\n"  # not replaced, not half-written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_codes_that_look_like_numbers_are_the_categories_training_saw(cli, tmp_path, mixed_model):
+    """Training read the column as text ('01', 'A7'); a file of only '01' and '02' is read
+    as text too, not as the numbers 1 and 2 (which would be categories never seen)."""
+    write(tmp_path / "codes.csv", MIXED_HEADER + "\n0.5,01,red,yes\n0.5,02,red,no\n0.5,1,red,no\n")
+    run = cli("predict", mixed_model, "codes.csv")
+    assert run.code == 0, run
+    # '1' is not '01': training saw the text, so it is the one unseen cell
+    assert "1 row(s) of column 'code' hold a category the model never saw" in run.stderr, run
+    write(tmp_path / "mixed.csv", MIXED_HEADER + "\n0.5,01,red,yes\n0.5,A7,red,no\n")
+    mixed = cli("predict", mixed_model, "mixed.csv")  # text in any reading
+    assert run.stdout.splitlines()[1] == mixed.stdout.splitlines()[1]
+    assert run.stdout.splitlines()[1].split(",")[4:] != run.stdout.splitlines()[2].split(",")[4:]

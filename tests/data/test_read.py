@@ -125,3 +125,63 @@ def test_yes_no_text_is_boolean_and_true_at_predict_time_counts_as_true():
     assert pre.columns[0].type == "boolean"
     X, _ = pre.transform(parse_table(b"f\nTRUE\nno\n", "g"), np.float64)
     assert X[:, 0].tolist() == [1.0, 0.0]
+
+
+# -- the lines of rows, by counting bytes where that proves them, else line by line ---------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def plain_files(draw):
+    """A plain CSV (no quotes) of 3 columns with blank and space-only lines, CRLF or LF
+    line ends, a BOM or none, a final line end or none; and its lines."""
+    rows = draw(st.lists(st.tuples(*[st.sampled_from(["1", "2.5", "", "x", "-3e2"])] * 3),
+                         min_size=1, max_size=30))
+    lines = ["a,b,c"]
+    for row in rows:
+        lines += [""] * draw(st.integers(0, 2)) + ([" \t"] if draw(st.booleans()) else [])
+        lines.append(",".join(row))
+    if draw(st.booleans()):
+        lines.insert(0, "")  # a blank line above the header
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join(lines) + (end if draw(st.booleans()) else "")
+    bom = "\ufeff" if draw(st.booleans()) else ""
+    return (bom + text).encode("utf-8"), lines
+
+
+@given(plain_files())
+def test_row_lines_and_raw_lines_match_a_reading_line_by_line(tmp_path_factory, case):
+    raw, lines = case
+    path = tmp_path_factory.mktemp("r") / "f.csv"
+    path.write_bytes(raw)
+    header = next(i for i, line in enumerate(lines) if line.strip())
+    expected = [i + 1 for i, line in enumerate(lines) if i > header and line.strip()]
+    mapped = read_table(path)  # through a memory map, pandas reading the path
+    kept = parse_table(raw, "f.csv")  # from bytes, the text kept
+    assert mapped.row_lines.tolist() == kept.row_lines.tolist() == expected
+    assert kept.raw_lines == [lines[i - 1] for i in expected]
+    assert mapped.df.astype(str).values.tolist() == kept.df.astype(str).values.tolist()
+
+
+@pytest.mark.parametrize("short, long", [(3, 5), (5, 3), (4, None), (None, 4)])
+def test_the_first_row_of_a_wrong_width_is_named_even_when_the_counts_balance(tmp_path, short, long):
+    """A short row and a long row leave the delimiter count right: the lines are then
+    looked at one by one, and the first wrong one is named."""
+    lines = ["a,b,c"] + ["1,2,3"] * 6
+    if short:
+        lines[short - 1] = "1,2"
+    if long:
+        lines[long - 1] = "1,2,3,4"
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    first = min(x for x in (short, long) if x)
+    for read in (lambda: read_table(tmp_path / "f.csv"), lambda: read_table(tmp_path / "f.csv", keep_text=True)):
+        with pytest.raises(DataError, match=f"f.csv, line {first}: "):
+            read()
+
+
+def test_a_one_column_file_of_numbers_and_blank_lines(tmp_path):
+    (tmp_path / "f.csv").write_text("y\n1\n\n2\n   \n3\n")
+    frame = read_table(tmp_path / "f.csv")
+    assert frame.df["y"].tolist() == [1, 2, 3] and frame.row_lines.tolist() == [2, 4, 6]
