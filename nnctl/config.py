@@ -398,7 +398,12 @@ def _label_text(key) -> str:
 
 
 def _batch_size(value):
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+    # The range is checked here: pydantic would apply ge/le to "auto" too.
+    if value == "auto":
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 100_000_000:
+            raise _fail(f"must be between 1 and 100000000 (or auto), got {value}")
         return value
     raise _fail(f"expected a positive integer or auto, got {_a_kind(value)} {value!r}")
 
@@ -409,7 +414,7 @@ class TrainingConfig(_Section):
     epochs: int = Field(200, ge=1, le=10_000_000, description="Passes over the training rows (at"
                         " most: early stopping usually ends sooner).")
     batch_size: Annotated[Union[int, Literal["auto"]], BeforeValidator(_batch_size)] = Field(
-        "auto", ge=1, le=100_000_000, description="Samples per step (m); auto: 32 up to 3,200"
+        "auto", description="Samples per step (m); auto: 32 up to 3,200"
         " training rows, then 1% of them, at most 256 (about 100 steps an epoch).")
     optimizer: OptimizerConfig = Field(OPTIMIZER_MODELS["adam"](), description="sgd, momentum,"
                                        " nesterov or adam, by name or as {name: ..., lr: ...}.")

@@ -23,6 +23,10 @@ class DataError(NnctlError):
     """A data file or array cannot be used as training or prediction input."""
 
 
+class OutputError(NnctlError):
+    """An output cannot be written where the command line says (exit 1)."""
+
+
 class ModelFileError(NnctlError):
     """A model file cannot be read or written."""
 

@@ -1,30 +1,181 @@
-"""Writing files so that an interrupted write never leaves a broken file at the target."""
+"""Where commands write: one output policy for every file nnctl produces.
+
+- ``-`` is stdout. A path in ``/dev`` or ``/proc`` (``/dev/stdout``, ``/proc/self/fd/3``),
+  or one that names a named pipe, a socket or a device, is *streamed*: opened and written,
+  never replaced. What goes there is complete first (spooled), so an error midway writes
+  nothing.
+- Any other path is a regular file, written *atomically*: a temporary file in the same
+  directory, renamed over the target when complete, so a crash, a kill or a full disk
+  leaves the old file or the whole new one, and two runs writing one path at once leave
+  one of the two, never a mix. Through a symlink the link's target is replaced and the
+  link kept. A new file gets the umask's mode, a replaced one keeps its own.
+- Before any work (``check_outputs``): an output that is one of the run's inputs or
+  another output, by any spelling, symlink or hard link, is refused, as is an output whose
+  directory is missing or cannot take a new file.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
-from .errors import DataError, NnctlError
+from .errors import ConfigError, DataError, NnctlError, OutputError
+
+STDOUT = "-"
+#: A streamed output is spooled in memory up to this size, then in a temporary file.
+SPOOL_IN_MEMORY = 1 << 25
+
+
+def is_streamed(path: str | Path) -> bool:
+    """Whether ``path`` is written as a stream (stdout, a device, a pipe), not replaced."""
+    text = str(path)
+    if text == STDOUT:
+        return True
+    absolute = os.path.abspath(text)
+    if absolute.startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        mode = os.stat(text).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _identity(path: str | Path):
+    """What makes two paths one file: its device and inode if it exists, else the path
+    with every symlink resolved."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def check_outputs(outputs: Iterable[tuple[str, str | Path | None]],
+                  inputs: Iterable[tuple[str, str | Path | None]]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other, or
+    that cannot be written. Each entry is ``(what, path)``; a ``None`` path is skipped.
+
+    A clash is a ``ConfigError`` (a usage error: exit 2); an output that cannot be written
+    there is an ``OutputError`` (exit 1).
+    """
+    seen: dict = {}
+    for what, path in inputs:
+        if path is not None and not is_streamed(path):
+            seen.setdefault(_identity(path), (what, path))
+    for what, path in outputs:
+        if path is None or is_streamed(path):
+            continue
+        key = _identity(path)
+        if key in seen:
+            other, other_path = seen[key]
+            same = "" if str(other_path) == str(path) else f" ({other_path})"
+            raise ConfigError(f"{path}: the {what} would overwrite the {other}{same}, the same"
+                              f" file; write the {what} somewhere else")
+        seen[key] = (what, path)
+        _check_writable(Path(path), what)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """The directory exists and takes a new file (probed: permissions alone do not tell,
+    for instance on a read-only mount)."""
+    target = Path(os.path.realpath(path))
+    try:
+        if target.is_dir():
+            raise OutputError(f"{path}: is a directory; give a file name for the {what}")
+        directory = target.parent
+        if not directory.is_dir():
+            raise OutputError(f"{path}: the directory {directory} does not exist; create it"
+                              f" first or write the {what} elsewhere")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=directory)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write the {what} there ({e.strerror}); choose"
+                          " another path") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_output(path: str | Path, write: Callable[[BinaryIO], object], *,
+                 error: type[NnctlError] = DataError, what: str = "file") -> None:
+    """Write an output by the policy above: ``write(f)`` gets a binary file to fill."""
+    if is_streamed(path):
+        _write_stream(str(path), write, error=error, what=what)
+    else:
+        atomic_write(os.path.realpath(path), write, error=error, what=what, shown=path)
+
+
+def write_text(path: str | Path, text: str, *, what: str = "file") -> None:
+    """Write ``text`` (UTF-8) to ``path`` by the output policy."""
+    write_output(path, lambda f: f.write(text.encode("utf-8")), error=DataError, what=what)
+
+
+def _write_stream(path: str, write, *, error, what) -> None:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        write(spool)
+        spool.seek(0)
+        if path == STDOUT:
+            out = stdout_binary()
+            try:
+                shutil.copyfileobj(spool, out, 1 << 20)
+                out.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as e:
+                raise error(f"stdout: cannot write the {what} ({e.strerror})") from None
+            return
+        try:
+            with open(path, "wb") as f:
+                shutil.copyfileobj(spool, f, 1 << 20)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise error(f"{path}: cannot write the {what} ({e.strerror})") from None
+
+
+def stdout_binary() -> BinaryIO:
+    """stdout as a binary stream; a closed stdout is an error that says what to do."""
+    out = sys.stdout
+    if out is None:
+        raise DataError("stdout is closed; write the output to a file with -o FILE")
+    sys.stdout.flush()
+    return getattr(out, "buffer", out)
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
-                 error: type[NnctlError], what: str) -> None:
+                 error: type[NnctlError], what: str, shown: str | Path | None = None) -> None:
     """Run ``write(f)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     A crash or kill at any moment leaves either the old file or the complete new one (the
-    rename is atomic within a directory); failures become ``error`` naming the path.
+    rename is atomic within a directory); failures become ``error`` naming the path as
+    the user gave it (``shown``).
     """
     path = Path(path)
+    shown = path if shown is None else shown
     directory = path.parent if str(path.parent) else Path(".")
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = _new_file_mode()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise error(f"{path}: cannot write the {what} here ({e.strerror}); choose another path") from None
+        raise error(f"{shown}: cannot write the {what} here ({e.strerror}); choose another"
+                    " path") from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -32,10 +183,6 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise error(f"{path}: cannot write the {what} ({e.strerror})") from None
+            raise error(f"{shown}: cannot write the {what} ({e.strerror}); nothing was"
+                        " changed there") from None
         raise
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")), error=DataError, what="file")

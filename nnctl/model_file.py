@@ -10,8 +10,6 @@ is renamed over the target, so an interrupted save leaves the old file or the ne
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .files import atomic_write
+from .files import write_output
 from .core.network import Network
 
 FORMAT = "nnctl-model"
@@ -58,23 +56,7 @@ def save(path: str | Path, network: Network, metadata: dict, optimizer_state: di
     for name, value in (optimizer_state or {}).items():
         arrays[f"optimizer.{name}"] = np.asarray(value)
     arrays["metadata"] = np.array(json.dumps(meta))
-    atomic_write(path, lambda f: np.savez(f, **arrays), error=ModelFileError, what="model")
-
-
-def check_writable(path: str | Path) -> None:
-    """Fail early (before training) when ``path``'s directory cannot take a new file."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a directory; give a file name for the model")
-    if not directory.is_dir():
-        raise ModelFileError(f"{path}: the directory {directory} does not exist; create it first")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
-    except OSError as e:
-        raise ModelFileError(f"{path}: cannot write in {directory} ({e.strerror})") from None
-    os.close(fd)
-    os.unlink(tmp)
+    write_output(path, lambda f: np.savez(f, **arrays), error=ModelFileError, what="model")
 
 
 def load(path: str | Path) -> Model:

@@ -29,19 +29,6 @@ def data(text: str) -> None:
     sys.stdout.flush()
 
 
-def data_from(f) -> None:
-    """The command's result from a binary file (a spool), copied to stdout as it is."""
-    import shutil
-
-    sys.stdout.flush()
-    out = getattr(sys.stdout, "buffer", None)
-    if out is None:  # a text-only stdout (some embeddings): decode it
-        sys.stdout.write(f.read().decode("utf-8"))
-    else:
-        shutil.copyfileobj(f, out, 1 << 20)
-        out.flush()
-
-
 def error(message: str) -> None:
     """One line on stderr (no markup, no traceback)."""
     console.print(Text(f"Error: {message}", style="bold red"), soft_wrap=True)
@@ -272,7 +259,9 @@ def loss_chart(train: Sequence[float], val: Sequence[float | None], *, width: in
 
 
 def saved(model_path, history_path) -> None:
-    note(f"saved the model to {model_path} and the history to {history_path}", style="green")
+    model = "stdout" if str(model_path) == "-" else model_path
+    history = f" and the history to {history_path}" if history_path is not None else ""
+    note(f"saved the model to {model}{history}", style="green")
 
 
 def shapes_table(info: dict) -> None:

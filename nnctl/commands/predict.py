@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 
@@ -23,7 +22,7 @@ from ..data.prepare import chunks_for_model, frame_for_model
 from ..data.read import Frame
 from ..data.scaling import Scaler
 from ..errors import DataError
-from ..files import atomic_write
+from ..files import STDOUT, check_outputs, write_output
 
 #: Files of at least this many bytes are predicted in pieces of about ``BLOCK`` bytes.
 STREAM_ABOVE = 1 << 23
@@ -140,6 +139,7 @@ def frames(model: model_file.Model, csv: str) -> Iterable[Frame]:
 
 def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
     """``nnctl predict``: the input rows plus prediction columns, to ``output`` or stdout."""
+    check_outputs([("predictions", output)], [("model", model), ("input", None if csv == "-" else csv)])
     loaded = model_file.load(model)
     unseen: Counter[str] = Counter()
     path = "<stdin>" if csv == "-" else csv
@@ -150,12 +150,6 @@ def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
             f.write(text.encode("utf-8"))
             unseen.update(counts)
 
-    if output:
-        atomic_write(output, write, error=DataError, what="predictions")
-    else:
-        with tempfile.SpooledTemporaryFile(max_size=1 << 25) as spool:
-            write(spool)
-            spool.seek(0)
-            render.data_from(spool)
+    write_output(output or STDOUT, write, error=DataError, what="predictions")
     for warning in unseen_warnings(path, dict(unseen)):
         render.warning(warning)

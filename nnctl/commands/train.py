@@ -19,7 +19,7 @@ from ..core.train import History, fit
 from ..data.prepare import prepare_data
 from ..data.target import output_size
 from ..errors import ConfigError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import write_text
+from ..files import check_outputs, is_streamed, write_text
 
 
 @dataclass
@@ -37,9 +37,18 @@ class Session:
     """One ``nnctl train``: data and network ready, outputs checked, before any epoch runs."""
 
     def __init__(self, cfg: Config, *, resume: model_file.Model | None = None,
-                 resume_path: str | None = None) -> None:
+                 resume_path: str | None = None, config_path: str | None = None) -> None:
         self.cfg = cfg
         self.resume = resume
+        # A streamed model (stdout, a pipe) has no file to put a history beside.
+        self.history_path = None if cfg.output.history is None and is_streamed(cfg.model_path) \
+            else cfg.history_path
+        check_outputs([("model", cfg.model_path), ("history", self.history_path)],
+                      [("config", config_path), ("resumed model", resume_path),
+                       ("training data", cfg.data.train), ("validation data", cfg.data.validation),
+                       ("test data", cfg.data.test)])
+        #: the epochs of the resumed model's earlier runs, continued by this one
+        self.earlier = _earlier_history(resume)
         saved = resume.metadata.get("data") if resume is not None else None
         if saved is not None and cfg.data.header and list(map(str, cfg.data.target)) != saved["target"]:
             raise ConfigError(
@@ -68,8 +77,6 @@ class Session:
         self.optimizer = cfg.build_optimizer()
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
-        model_file.check_writable(cfg.model_path)
-        model_file.check_writable(cfg.history_path)
 
     def train(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> Outcome:
         """Run the epochs, evaluate every split, save the model and the history.
@@ -93,7 +100,7 @@ class Session:
             raise
         results = self.evaluate()
         self._save(history, results, status="completed")
-        return Outcome(self.network, history, results, cfg.model_path, cfg.history_path)
+        return Outcome(self.network, history, results, cfg.model_path, self.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Loss and the report's headline figures on every split (regression in the
@@ -111,13 +118,21 @@ class Session:
         return out
 
     def _save_partial(self, history: History, error: NnctlError) -> str:
-        write_history(self.cfg.history_path, history)
+        ran = len(history.records)
+        epochs = f"{ran} epoch{'s' if ran != 1 else ''} finished"
         if history.best_epoch is None:
-            return f"so no model was saved; history in {self.cfg.history_path}"
+            self._write_history(history)
+            where = f"; the history is in {self.history_path}" if self.history_path else ""
+            return f"{epochs}, so no model was saved{where}"
         status = "interrupted" if isinstance(error, TrainingInterrupted) else "diverged"
         self._save(history, self.evaluate(), status=status)
-        return (f"saved the best model so far (epoch {history.best_epoch}) to {self.cfg.model_path}"
-                f" and the history to {self.cfg.history_path}")
+        where = f" and the history to {self.history_path}" if self.history_path else ""
+        return (f"{epochs}; saved the best model so far (epoch {history.best_epoch}) to"
+                f" {self.cfg.model_path}{where}")
+
+    def _write_history(self, history: History) -> None:
+        if self.history_path is not None:
+            write_history(self.history_path, self.earlier + history.rows())
 
     def _save(self, history: History, results: dict, *, status: str) -> None:
         cfg = self.cfg
@@ -134,8 +149,9 @@ class Session:
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
         state = self.optimizer.state() if status == "completed" else None
+        meta["training"]["history"] = finite(self.earlier + history.rows())
         model_file.save(cfg.model_path, self.network, meta, state)
-        write_history(cfg.history_path, history)
+        self._write_history(history)
 
     def summary(self) -> dict:
         """Facts for the one-screen summary before training."""
@@ -195,18 +211,27 @@ def _describe_column(c) -> str:
     return f"{c.name} ({kind})"
 
 
-def write_history(path: Path, history: History) -> None:
-    rows = history.rows()
-    if not rows:
-        return
-    columns = list(rows[0])
+#: The columns of a history before any epoch finished (metrics columns follow epochs).
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "seconds")
+
+
+def _earlier_history(resume: model_file.Model | None) -> list[dict]:
+    """The history rows a resumed model carries (each run's model keeps all of them)."""
+    if resume is None:
+        return []
+    return list(resume.metadata.get("training", {}).get("history") or [])
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    """The per-epoch rows as CSV; with no epoch finished, the header alone (a true history)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or list(HISTORY_COLUMNS)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
                          for k, v in row.items()})
-    write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue(), what="history")
 
 
 def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
@@ -214,12 +239,15 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
         resume: str | None = None) -> Outcome:
     """``nnctl train``: summary, progress, results and curves on stderr; model and history saved."""
     model = model_file.load(resume) if resume else None
+    if resume and config is None and output is None:
+        raise ConfigError(f"{resume}: resuming without a config needs -o NEW.npz; the paths saved"
+                          " in a model are never written to")
     if config is None and model is not None:
         cfg = config_mod.from_dict(model.metadata.get("config"), source=f"{resume} (its saved config)")
     else:
         cfg = config_mod.load(config)
     cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
-    session = Session(cfg, resume=model, resume_path=resume)
+    session = Session(cfg, resume=model, resume_path=resume, config_path=config)
     render.summary(session.summary())
     with render.TrainingProgress(cfg.training.epochs, session.start_epoch) as progress:
         outcome = session.train(on_epoch=progress.epoch, on_batch=progress.batch)

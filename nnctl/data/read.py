@@ -88,7 +88,7 @@ class Frame:
         if self._raw is None:
             raise ValueError("the frame's text is not kept (raw_lines was built from it)")
         reader = csv.reader(io.StringIO(self._text(), newline=""), delimiter=self.delimiter)
-        rows = [row for row in reader if row and any(cell.strip() for cell in row)]
+        rows = [row for row in reader if not _blank(row)]
         if self.header and self.line0 == 0:
             return [c.strip() for c in rows[0]], rows[1:]
         return list(self.columns), rows
@@ -508,10 +508,16 @@ def _csv_rows(text: str, delimiter: str):
     try:
         for row in reader:
             start, line = line + 1, reader.line_num
-            if row and any(cell.strip() for cell in row):
+            if not _blank(row):
                 yield start, row
     except csv.Error:
         raise _Malformed(line + 1) from None
+
+
+def _blank(row: list[str]) -> bool:
+    """A blank line, as pandas skips it: empty or spaces only. A line of delimiters alone
+    (``,,,``) is a row of missing cells, not a blank line."""
+    return not row or (len(row) == 1 and not row[0].strip())
 
 
 def _header(text: str, opts: _Options, quoted: bool) -> tuple[int, list[str], str | None]:

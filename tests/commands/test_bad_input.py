@@ -362,7 +362,7 @@ def test_predict_non_numeric_feature(cli, tmp_path, model):
 
 def test_predict_output_directory_missing(cli, tmp_path, model):
     assert_one_line_error(cli("predict", model, DEFAULT, "-o", tmp_path / "no" / "p.csv"), 1,
-                          "p.csv: cannot write the predictions here")
+                          "p.csv: the directory", "does not exist")
 
 
 def test_shapes_on_a_bad_config(cli, tmp_path):

@@ -179,8 +179,10 @@ def test_resume_continues_from_the_saved_weights(cli, tmp_path):
     run = cli("train", "--resume", "m.npz", "--epochs", "10", "-o", "m2.npz")
     assert run.code == 0, run
     assert "from epoch 30" in run.stderr
-    second = list(csv.DictReader(io.StringIO((tmp_path / "m2.history.csv").read_text())))
-    assert [r["epoch"] for r in second] == [str(e) for e in range(31, 41)]
+    whole = list(csv.DictReader(io.StringIO((tmp_path / "m2.history.csv").read_text())))
+    assert [r["epoch"] for r in whole] == [str(e) for e in range(1, 41)]  # continued, not cut
+    assert whole[:30] == first  # the earlier epochs as they were
+    second = whole[30:]
     # The resumed run starts where the first left off, far below a fresh start's loss.
     assert float(second[0]["train_loss"]) < 0.5 * float(first[0]["train_loss"])
     assert abs(float(second[0]["train_loss"]) - float(first[-1]["train_loss"])) < 0.1
