@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
+from ..errors import DataError, ModelFileError
 from .columns import Preprocessor
 from .read import Frame, read_table
 from .scaling import Scaler
@@ -242,6 +242,10 @@ def _model_options(data: dict, path: str, labelled: bool) -> dict:
     """The reading options a model was trained with (its metadata is checked on loading);
     ``labelled``: the file's target column is read too (evaluate)."""
     preprocessor = Preprocessor.from_json(data["preprocess"], path)
+    if len(preprocessor.encoded) != len(data["encoded"]):
+        raise ModelFileError(f"{path}: inconsistent model (its feature steps give"
+                             f" {len(preprocessor.encoded)} inputs, its network takes"
+                             f" {len(data['encoded'])}); retrain it")
     target = Target(data["target"], data["task"], data.get("classes")) if labelled else None
     delimiter = "auto" if data.get("sniff_delimiter") else data.get("delimiter", "auto")
     return {"delimiter": delimiter, "header": data.get("header", True),
