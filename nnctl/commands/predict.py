@@ -73,6 +73,9 @@ def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=d, lineterminator="\n")
         first, rows = frame.text_rows()
+        if len(rows) != len(A):  # the csv module and pandas disagree on the rows: refuse
+            raise DataError(f"{frame.path}: {len(rows)} rows read by the csv module but"
+                            f" {len(A)} by pandas; check the file's quotes and line ends")
         if header:
             writer.writerow(first + names)
         labels = [[str(c) for c in data["classes"]][i] for i in P.argmax(axis=1)] \
@@ -145,10 +148,14 @@ def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
     path = "<stdin>" if csv == "-" else csv
 
     def write(f) -> None:
-        for i, frame in enumerate(frames(loaded, csv)):
-            text, counts = predict_text(loaded, frame, header=i == 0)
+        pieces = 0
+        for frame in frames(loaded, csv):
+            text, counts = predict_text(loaded, frame, header=pieces == 0)
             f.write(text.encode("utf-8"))
             unseen.update(counts)
+            pieces += 1
+        if not pieces:  # a header and blank lines only (read whole, that is an error too)
+            raise DataError(f"{path}: has a header but no data rows")
 
     write_output(output or STDOUT, write, error=DataError, what="predictions")
     for warning in unseen_warnings(path, dict(unseen)):

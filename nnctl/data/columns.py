@@ -479,12 +479,18 @@ def _codes(text: NDArray, categories: list[str], other: bool) -> tuple[NDArray[n
 def lookup_codes(text: NDArray, lookup: dict[str, int]) -> NDArray[np.intp]:
     """Each cell's index in ``lookup`` (-1 where absent): the text as written, else, for a
     number written another way (``01``, ``1.0`` where training saw the number 1), the
-    number as ``cell_text`` writes it. Files other than the training file may read a column
+    number as ``cell_text`` writes it (and ``true``, ``FALSE`` where training read booleans:
+    ``True``, ``False``). Files other than the training file may read a column
     as text that training read as numbers, or the other way round: both find their codes."""
     codes = np.fromiter((lookup.get(v, -1) for v in text), dtype=np.intp, count=len(text))
     for i in np.flatnonzero(codes < 0).tolist():
+        value = text[i]
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            # pandas read training's column as booleans: True and False
+            codes[i] = lookup.get(value.strip().capitalize(), -1)
+            continue
         try:
-            number = float(text[i])
+            number = float(value)
         except (TypeError, ValueError):
             continue
         codes[i] = lookup.get(_number_text(number), -1)

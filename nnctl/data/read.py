@@ -336,7 +336,7 @@ def _pandas(raw, opts: _Options, columns: list[str], header_line: int, path: Pat
             if df is None:
                 df = pd.read_csv(io.BytesIO(raw), low_memory=False, **options)
     except UnicodeDecodeError:
-        _decode(bytes(raw), opts.name, opts.encoding, opts.what)  # raises, naming the line
+        _decode(bytes(raw), opts.name, opts.encoding, opts.what, line0)  # raises, naming the line
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{opts.name}: the {opts.what} file is empty") from None
@@ -450,19 +450,26 @@ def _normalize(raw, name: str, encoding: str, what: str) -> tuple[object, str, b
 
 
 def _head(raw, opts: _Options) -> str:
-    """The file's first lines (up to ``HEAD`` bytes, whole lines), decoded, without a BOM."""
+    """The file's first lines (about ``HEAD`` bytes, whole lines; the whole first line
+    however long), decoded, without a BOM."""
     head = bytes(raw[:HEAD])
-    if len(raw) > HEAD and b"\n" in head:
-        head = head[:head.rfind(b"\n") + 1]
-    text = _decode(head, opts.name, opts.encoding, opts.what)
-    return text
+    if len(head) == HEAD:  # more may follow: end at a line end, never inside a character
+        cut = head.rfind(b"\n")
+        if cut < 0:
+            end = raw.find(b"\n")
+            head = bytes(raw[:end + 1] if end >= 0 else raw)
+        else:
+            head = head[:cut + 1]
+    return _decode(head, opts.name, opts.encoding, opts.what)
 
 
-def _decode(raw: bytes, name: str, encoding: str, what: str) -> str:
+def _decode(raw: bytes, name: str, encoding: str, what: str, line0: int = 0) -> str:
+    """``raw`` decoded; a byte the encoding does not have is an error naming its line
+    (``line0`` lines of the file come before ``raw``)."""
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
+        line = line0 + raw[:e.start].count(b"\n") + 1
         shown = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
         raise DataError(f"{name}, line {line}: byte 0x{raw[e.start]:02x} is not {shown}; save the"
                         " file as UTF-8 or set data.encoding (for example latin-1)") from None
@@ -515,9 +522,10 @@ def _csv_rows(text: str, delimiter: str):
 
 
 def _blank(row: list[str]) -> bool:
-    """A blank line, as pandas skips it: empty or spaces only. A line of delimiters alone
-    (``,,,``) is a row of missing cells, not a blank line."""
-    return not row or (len(row) == 1 and not row[0].strip())
+    """A blank line, as pandas skips it: empty, or spaces and tabs only. A line of
+    delimiters alone (``,,,``) or of other white space (a form feed) is a row of missing
+    cells, not a blank line."""
+    return not row or (len(row) == 1 and not row[0].strip(" \t"))
 
 
 def _header(text: str, opts: _Options, quoted: bool) -> tuple[int, list[str], str | None]:
@@ -566,9 +574,12 @@ def _plain_row_lines(raw, delimiter: str, n: int, header_line: int, name: str, *
         data = data[3:]
     size = data.size
     if rows is not None:
-        newlines, delims = _count(data, (10, ord(delimiter)))
+        newlines, delims, returns = _count(data, (10, ord(delimiter), 13))
         total = newlines + (1 if size and data[-1] != 10 else 0)
-        if total == header_line + rows and delims == (n - 1) * (rows + (header_line > 0)):
+        # pandas ends a line at a lone \r too: then the lines are not the rows
+        lone_returns = returns and returns != int(np.count_nonzero((data[:-1] == 13) & (data[1:] == 10)))
+        if total == header_line + rows and delims == (n - 1) * (rows + (header_line > 0)) \
+                and not lone_returns:
             return np.arange(line0 + header_line + 1, line0 + header_line + rows + 1, dtype=np.int64)
     ends = np.flatnonzero(data == 10)
     if size and data[-1] != 10:
@@ -579,7 +590,7 @@ def _plain_row_lines(raw, delimiter: str, n: int, header_line: int, name: str, *
     delims = np.flatnonzero(data == ord(delimiter))
     counts = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
     del delims
-    # Blank lines (only spaces, tabs, \r) are skipped, as pandas skips them; only lines
+    # Blank lines (only spaces, tabs, a \r) are skipped, as pandas skips them; only lines
     # without a delimiter can be blank, and only those that start with a space (a
     # one-column file of numbers is not looked at line by line).
     blank = np.zeros(ends.size, dtype=bool)
@@ -587,9 +598,9 @@ def _plain_row_lines(raw, delimiter: str, n: int, header_line: int, name: str, *
     length = ends[empty] - starts[empty]
     blank[empty[length == 0]] = True
     spaced = empty[length > 0]
-    spaced = spaced[np.isin(data[starts[spaced]], (9, 11, 12, 13, 32))]
+    spaced = spaced[np.isin(data[starts[spaced]], (9, 13, 32))]
     for i in spaced.tolist():
-        blank[i] = not bytes(data[starts[i]:ends[i]]).strip()
+        blank[i] = not bytes(data[starts[i]:ends[i]]).strip(b" \t\r")
     number = np.arange(1, ends.size + 1)
     keep = ~blank & (number > header_line)
     wrong = keep & (counts != n - 1)

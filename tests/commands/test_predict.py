@@ -1,6 +1,7 @@
 """``nnctl predict`` on large files (issue 8)."""
 
 import csv
+import json
 import io
 
 import numpy as np
@@ -140,3 +141,24 @@ def test_codes_that_look_like_numbers_are_the_categories_training_saw(cli, tmp_p
     mixed = cli("predict", mixed_model, "mixed.csv")  # text in any reading
     assert run.stdout.splitlines()[1] == mixed.stdout.splitlines()[1]
     assert run.stdout.splitlines()[1].split(",")[4:] != run.stdout.splitlines()[2].split(",")[4:]
+
+
+def test_true_false_categories_match_when_training_read_booleans(cli, tmp_path):
+    rows = "".join(f"{i / 10},{'true' if i % 3 else 'false'},{'true' if i % 2 else 'false'}\n"
+                   for i in range(60))
+    write(tmp_path / "t.csv", "x,col,label\n" + rows)
+    write(tmp_path / "c.yaml", "data: {train: t.csv, target: label, columns: {col: {type: categorical}}}\n"
+                               "training: {epochs: 2}\n")
+    assert cli("train", "c.yaml", "-o", "m.npz").code == 0
+    run = cli("predict", "m.npz", "t.csv")
+    assert run.code == 0 and "never saw" not in run.stderr, run
+    evaluated = cli("evaluate", "m.npz", "t.csv", "--json")
+    assert evaluated.code == 0, evaluated
+    assert json.loads(evaluated.stdout)["rows"] == 60
+
+
+def test_a_header_and_blank_lines_only_is_refused_in_pieces_too(cli, tmp_path, monkeypatch, mixed_model):
+    write(tmp_path / "h.csv", MIXED_HEADER + "\n\n\n")
+    whole, pieces = predict_both_ways(cli, monkeypatch, mixed_model, "h.csv", 2)
+    for run in (whole, pieces):
+        assert run.code == 1 and "h.csv: has a header but no data rows" in run.stderr, run

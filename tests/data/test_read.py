@@ -185,3 +185,64 @@ def test_a_one_column_file_of_numbers_and_blank_lines(tmp_path):
     (tmp_path / "f.csv").write_text("y\n1\n\n2\n   \n3\n")
     frame = read_table(tmp_path / "f.csv")
     assert frame.df["y"].tolist() == [1, 2, 3] and frame.row_lines.tolist() == [2, 4, 6]
+
+
+# -- findings of a review of the block-wise reader (each once wrong) ------------------------
+
+from nnctl.data.read import HEAD, read_chunks  # noqa: E402
+
+
+def pieces(path, **options):
+    return list(read_chunks(path, smallest=0, block=4096, **options))
+
+
+def test_a_character_across_the_first_mebibyte_is_read_in_pieces_and_whole(tmp_path):
+    row = "1.5,café\n"
+    rows = (HEAD - len("x,note\n")) // len(row.encode()) + 2000
+    text = "x,note\n" + row * rows
+    boundary = text.encode()[HEAD - 2:HEAD + 2]
+    assert "é".encode() in boundary or b"\xc3" in boundary[1:3]  # é is cut by byte HEAD
+    (tmp_path / "f.csv").write_text(text)
+    whole = read_table(tmp_path / "f.csv")
+    parts = pieces(tmp_path / "f.csv")
+    assert sum(p.m for p in parts) == whole.m == rows
+    assert {v for p in parts for v in p.df["note"]} == {"café"}
+
+
+def test_a_bad_byte_in_a_later_piece_names_its_line(tmp_path):
+    lines = ["x,y"] + [f"{i},{i % 2}" for i in range(3000)]
+    lines[2500] = "7,\xff"
+    (tmp_path / "f.csv").write_bytes("\n".join(lines).encode("latin-1") + b"\n")
+    with pytest.raises(DataError, match="f.csv, line 2501: byte 0xff is not UTF-8"):
+        pieces(tmp_path / "f.csv")
+    with pytest.raises(DataError, match="f.csv, line 2501: byte 0xff is not UTF-8"):
+        read_table(tmp_path / "f.csv")
+
+
+def test_a_lone_carriage_return_is_not_hidden_by_a_blank_line(tmp_path):
+    """pandas ends a row at a lone \\r: two rows on one line and a blank line elsewhere
+    leave both counts right; the rows must still be refused, not misaligned."""
+    lines = ["a,b,c"] + ["1,2,3"] * 20
+    lines[5] = "1,2,3\r4,5,6"
+    lines[15] = ""
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    for read in (lambda: read_table(tmp_path / "f.csv"), lambda: pieces(tmp_path / "f.csv")):
+        with pytest.raises(DataError, match="f.csv, line 6: 5 fields, expected 3"):
+            read()
+
+
+def test_a_header_longer_than_the_head_is_read_whole(tmp_path):
+    names = [f"c{i}" for i in range(HEAD // 5)]
+    (tmp_path / "f.csv").write_text(",".join(names) + "\n" + ",".join("1" * len(names)) + "\n")
+    frame = read_table(tmp_path / "f.csv")
+    assert frame.columns == names and frame.m == 1
+
+
+def test_a_line_of_form_feeds_is_a_row_as_pandas_reads_it(tmp_path):
+    """pandas skips lines of spaces and tabs only: a form feed is a (short) row, refused
+    with its line, never dropped from the rows while pandas keeps it (a row shift)."""
+    with pytest.raises(DataError, match="f.csv, line 3: 1 fields, expected 2"):
+        parse_table(b'a,b\n1,"x"\n\x0c\n2,y\n', "f.csv")
+    frame = parse_table(b'a\n"1"\n\x0c\n2\n', "f.csv")
+    header, rows = frame.text_rows()
+    assert frame.m == len(rows) == 3 and frame.row_lines.tolist() == [2, 3, 4]
