@@ -613,17 +613,15 @@ def load(path: str | Path | None) -> Config:
             raise ConfigError(f"no config given and the bundled {DEFAULT_CONFIG} is missing"
                               " (nnctl was installed without its source tree); pass a config file")
         path = DEFAULT_CONFIG
+    from .files import read_input
+
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; pass a YAML config file")
+    raw = read_input(path, "config", error=ConfigError, limit=MAX_CONFIG_BYTES,
+                     too_big="a config is a short YAML file; is this a data file?")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     return parse(text, source=str(path), base=path.parent, stem=path.stem)
 
 
@@ -631,7 +629,11 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
     """Validate YAML ``text``; relative paths in it are taken from ``base``."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+        _check_size(node, source)  # before anything walks the aliases
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML is nested too deeply (more than"
+                          f" {MAX_CONFIG_DEPTH} levels); a config has a few") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -771,18 +773,18 @@ def _message(error: dict, data: dict) -> tuple[tuple, str]:
         if loc[:-1] and loc[-2] == "optimizer" and allowed:
             name = _value_at(loc[:-1], data)
             name = OPTIMIZERS.name(name.get("name", "adam")) if isinstance(name, dict) else "adam"
-            return loc, (f"optimizer '{name}' takes no parameter '{key}'; expected one of"
+            return loc, (f"optimizer '{name}' takes no parameter '{_short(key)}'; expected one of"
                          f" {', '.join(allowed)}{did_you_mean(key, allowed)}")
-        return loc, (f"unknown key '{key}'{did_you_mean(key, allowed)}; expected one of"
+        return loc, (f"unknown key '{_short(key)}'{did_you_mean(key, allowed)}; expected one of"
                      f" {', '.join(allowed)}")
     if kind in ("int_type", "int_from_float", "int_parsing"):
-        return loc, f"expected an integer, got {_a_kind(value)} {value!r}"
+        return loc, f"expected an integer, got {_a_kind(value)} {_short(repr(value))}"
     if kind in ("float_type", "float_parsing", "finite_number"):
-        return loc, f"expected a finite number, got {_a_kind(value)} {value!r}"
+        return loc, f"expected a finite number, got {_a_kind(value)} {_short(repr(value))}"
     if kind == "bool_type":
-        return loc, f"expected true or false, got {_a_kind(value)} {value!r}"
+        return loc, f"expected true or false, got {_a_kind(value)} {_short(repr(value))}"
     if kind in ("string_type", "string_too_short"):
-        return loc, f"expected a non-empty string, got {_a_kind(value)} {value!r}"
+        return loc, f"expected a non-empty string, got {_a_kind(value)} {_short(repr(value))}"
     if kind in ("tuple_type", "list_type"):
         return loc, f"expected a list of {loc[-1]}, got {_a_kind(value)}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
@@ -790,11 +792,11 @@ def _message(error: dict, data: dict) -> tuple[tuple, str]:
         return loc, f"expected a mapping with keys {', '.join(allowed)}, got {_a_kind(value)}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        return loc, (f"unknown '{value}'; expected one of {', '.join(choices)}"
+        return loc, (f"unknown '{_short(str(value))}'; expected one of {', '.join(choices)}"
                      f"{did_you_mean(str(value), choices)}")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         return loc, _range_message(loc, value)
-    return loc, f"{error['msg']}, got {_a_kind(value)} {value!r}"  # not seen in the corpus
+    return loc, f"{error['msg']}, got {_a_kind(value)} {_short(repr(value))}"  # not seen in the corpus
 
 
 _TAGS = set(OPTIMIZER_MODELS) | set(SCHEDULE_MODELS)
@@ -877,6 +879,44 @@ def _range_message(loc: tuple, value) -> str:
 # -- places in the file -------------------------------------------------------------------
 
 
+#: Bounds on a config file: its bytes, its values with every alias expanded, its depth.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000
+MAX_CONFIG_DEPTH = 50
+
+
+def _check_size(node, source: str) -> None:
+    """Refuse a YAML alias bomb (a few lines that expand to billions of values) or a
+    document nested too deeply, by counting the composed nodes with every alias expanded
+    (each shared node counted once, then reused: linear in the file)."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded count, depth)
+
+    def size(n, depth: int) -> tuple[int, int]:
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{source}, line {n.start_mark.line + 1}: the YAML is nested"
+                              f" more than {MAX_CONFIG_DEPTH} levels deep; a config has a few")
+        if id(n) in sizes:
+            return sizes[id(n)]
+        children = []
+        if isinstance(n, yaml.MappingNode):
+            children = [c for pair in n.value for c in pair]
+        elif isinstance(n, yaml.SequenceNode):
+            children = list(n.value)
+        count, deepest = 1, 0
+        for c in children:
+            k, d = size(c, depth + 1)
+            count, deepest = count + k, max(deepest, d + 1)
+            if count > MAX_CONFIG_NODES:
+                raise ConfigError(f"{source}, line {c.start_mark.line + 1}: the YAML expands to"
+                                  f" more than {MAX_CONFIG_NODES:,} values (through aliases?);"
+                                  " a config has a few dozen")
+        sizes[id(n)] = (count, deepest)
+        return count, deepest
+
+    if node is not None:
+        size(node, 0)
+
+
 def _collect_lines(node, path: tuple, lines: dict, source: str) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -897,8 +937,14 @@ def _collect_lines(node, path: tuple, lines: dict, source: str) -> None:
 def _dotted(path: tuple) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        part = part if isinstance(part, int) else _short(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(top level)"
+
+
+def _short(key: str, limit: int = 60) -> str:
+    """A key as a message shows it: an absurdly long one cut, saying how long it was."""
+    return key if len(key) <= limit else f"{key[:limit]}... ({len(key):,} characters)"
 
 
 def _where(source: str, lines: dict, path: tuple, raw: Any = None) -> str:

@@ -12,11 +12,17 @@
 - Before any work (``check_outputs``): an output that is one of the run's inputs or
   another output, by any spelling, symlink or hard link, is refused, as is an output whose
   directory is missing or cannot take a new file.
+
+Inputs are read by ``read_input`` and ``read_stdin``: a regular file, a pipe (``-``,
+``/dev/stdin``, a named pipe, ``<(command)``) read as a stream, with a bounded wait for a
+named pipe nobody writes to; a terminal, a device, a closed stdin or a directory is
+refused with what to do instead.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import stat
 import sys
@@ -186,3 +192,102 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
             raise error(f"{shown}: cannot write the {what} ({e.strerror}); nothing was"
                         " changed there") from None
         raise
+
+
+#: Seconds to wait for the first byte of a named pipe that no program writes to.
+PIPE_WAIT = float(os.environ.get("NNCTL_PIPE_WAIT", "10"))
+
+
+def read_input(path: str | Path, what: str, *, error: type[NnctlError] = DataError,
+               limit: int | None = None, too_big: str = "") -> bytes:
+    """The bytes of an input file; ``limit`` bounds what is read (more is an error)."""
+    name = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{name}: no such {what} file") from None
+    except OSError as e:
+        raise error(f"{name}: cannot read the {what} file ({e.strerror})") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise error(f"{name}: is a directory, not a {what} file")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        kind = "a terminal" if _is_tty(path) else "a device or socket"
+        raise error(f"{name}: is {kind}, not a {what} file; give a file, or pipe it in"
+                    " (cat FILE | nnctl ... -)")
+    if limit is not None and stat.S_ISREG(mode) and st.st_size > limit:
+        raise error(f"{name}: is {st.st_size:,} bytes, more than the {limit:,} a {what} file may"
+                    f" be{'; ' + too_big if too_big else ''}")
+    try:
+        if stat.S_ISFIFO(mode):
+            return _read_pipe(name, what, limit, error, too_big)
+        with open(path, "rb") as f:
+            data = f.read() if limit is None else f.read(limit + 1)
+    except OSError as e:
+        raise error(f"{name}: cannot read the {what} file ({e.strerror})") from None
+    if limit is not None and len(data) > limit:
+        raise error(f"{name}: is more than the {limit:,} bytes a {what} file may be"
+                    f"{'; ' + too_big if too_big else ''}")
+    return data
+
+
+def _is_tty(path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_pipe(name: str, what: str, limit, error, too_big: str) -> bytes:
+    """A named pipe: opened without waiting for a writer, then read to its end once the
+    first byte (or the end) arrives, or refused after ``PIPE_WAIT`` seconds of nothing."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if not poller.poll(PIPE_WAIT * 1000):
+            raise error(f"{name}: a named pipe that nothing wrote to in {PIPE_WAIT:g} s; start"
+                        f" the program that writes the {what} first, or give a file")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise error(f"{name}: is more than the {limit:,} bytes a {what} file may be"
+                            f"{'; ' + too_big if too_big else ''}")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_stdin(what: str) -> bytes:
+    """All of stdin; a closed stdin or a terminal (nothing piped in) is an error."""
+    stream = sys.stdin
+    closed = DataError(f"<stdin>: stdin is closed; give the {what} file's path, or pipe it"
+                       " in (cat FILE | nnctl ... -)")
+    if stream is None:
+        raise closed
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        fd = None  # an in-memory stream (an embedding program, a test runner)
+    if fd is not None:
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise closed from None
+    if fd is not None and os.isatty(fd):
+        raise DataError(f"<stdin>: nothing is piped in (stdin is a terminal); give the {what}"
+                        " file's path, or pipe it in (cat FILE | nnctl ... -)")
+    try:
+        return getattr(stream, "buffer", stream).read()
+    except OSError as e:
+        raise DataError(f"<stdin>: cannot read the {what} ({e.strerror})") from None

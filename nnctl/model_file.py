@@ -9,6 +9,7 @@ is renamed over the target, so an interrupted save leaves the old file or the ne
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .files import write_output
+from .files import read_input, write_output
 from .core.network import Network
 
 FORMAT = "nnctl-model"
@@ -75,12 +76,12 @@ def load(path: str | Path) -> Model:
     """
     path = Path(path)
     name = str(path)
-    if path.is_dir():
-        raise ModelFileError(f"{name}: is a directory, not a model file")
-    if not path.exists():
-        raise ModelFileError(f"{name}: no such model file")
+    if not path.is_file():  # missing, a directory, a pipe or a device: read_input says
+        source = io.BytesIO(read_input(path, "model", error=ModelFileError))
+    else:
+        source = path.open("rb")
     try:
-        with path.open("rb") as f:
+        with source as f:
             magic = f.read(4)
             if magic != b"PK\x03\x04":
                 what = "a single .npy array" if magic == b"\x93NUM" else "not an .npz archive"

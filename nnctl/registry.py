@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 def did_you_mean(name: str, choices) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    if len(str(name)) > 100:  # no name is that long, and difflib would take its time
+        return ""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nnctl"
 #: What each part of nnctl may import of nnctl (by top-level module or package name).
 ALLOWED = {
     "core": {"core", "errors", "registry"},
-    "data": {"data", "errors", "registry", "core", "config"},
-    "config": {"config", "core", "errors", "registry"},
+    "data": {"data", "errors", "files", "registry", "core", "config"},
+    "config": {"config", "core", "errors", "files", "registry"},
     "model_file": {"model_file", "core", "errors", "registry", "files", "__init__"},
     "files": {"files", "errors"},
     "errors": {"errors"},

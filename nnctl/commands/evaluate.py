@@ -20,6 +20,7 @@ from ..data.prepare import frame_for_model
 from ..data.scaling import Scaler
 from ..data.target import Target, encode_target
 from ..errors import DataError
+from ..files import read_stdin
 from .predict import model_inputs, unseen_warnings
 
 
@@ -56,7 +57,7 @@ def run(model: str, data: str = "-", *, as_json: bool = False) -> dict:
     loaded = model_file.load(model)
     meta = loaded.metadata["data"]
     if data == "-":
-        frame = frame_for_model("<stdin>", meta, what="labelled", raw=sys.stdin.buffer.read(),
+        frame = frame_for_model("<stdin>", meta, what="labelled", raw=read_stdin("labelled"),
                                 model=loaded.path)
     else:
         frame = frame_for_model(data, meta, what="labelled", model=loaded.path)

@@ -22,6 +22,7 @@ from ..data.prepare import chunks_for_model, frame_for_model
 from ..data.read import Frame
 from ..data.scaling import Scaler
 from ..errors import DataError
+from ..files import read_stdin
 from ..files import STDOUT, check_outputs, write_output
 
 #: Files of at least this many bytes are predicted in pieces of about ``BLOCK`` bytes.
@@ -135,7 +136,7 @@ def frames(model: model_file.Model, csv: str) -> Iterable[Frame]:
     """The input's rows: in pieces for a large plain file, else as one frame."""
     data = model.metadata["data"]
     if csv == "-":
-        return [frame_for_model("<stdin>", data, raw=sys.stdin.buffer.read(), model=model.path)]
+        return [frame_for_model("<stdin>", data, raw=read_stdin("input"), model=model.path)]
     pieces = chunks_for_model(csv, data, model=model.path, block=BLOCK, smallest=STREAM_ABOVE)
     return pieces if pieces is not None else [frame_for_model(csv, data, model=model.path)]
 

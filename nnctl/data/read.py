@@ -156,8 +156,6 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
     bytes for ``Frame.raw_lines`` and ``Frame.text_rows``."""
     path = Path(path)
     name = str(path)
-    if path.is_dir():
-        raise DataError(f"{name}: is a directory, not a data file")
     if path.suffix.lower() == ".parquet":
         return _read_parquet(path, header=header, what=what)
     plain = path.suffix.lower() not in (*_COMPRESSED, ".zip")
@@ -389,12 +387,9 @@ def _delimiter_for(path: Path, delimiter: str) -> str:
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read the {what} file ({e.strerror})") from None
+    from ..files import read_input  # a pipe is read as a stream, a device refused
+
+    return read_input(path, what)
 
 
 def _file_size(f) -> int:
