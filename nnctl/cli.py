@@ -1,7 +1,8 @@
 """The ``nnctl`` command line: parse the options, call a command (``nnctl.commands``).
 
 Exit codes: 0 success, 1 a data, model-file or training error, 2 a config or usage
-error, 130 interrupted (Ctrl-C). Errors are one line on stderr, never a traceback.
+error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP). Errors
+are one line on stderr, never a traceback.
 Heavy modules (numpy, rich) are imported inside the commands so ``--help`` stays quick.
 """
 
@@ -12,9 +13,26 @@ import sys
 
 import click
 
-from .errors import ConfigError, NnctlError, TrainingInterrupted
+from .errors import ConfigError, Interrupt, NnctlError, TrainingInterrupted
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _on_signal(signum, frame) -> None:
+    import signal
+
+    raise Interrupt(signum, signal.Signals(signum).name)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop nnctl as Ctrl-C does: training saves the best model so far,
+    a write in progress leaves the old file."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, _on_signal)
 
 
 def _reports_errors(command):
@@ -24,11 +42,15 @@ def _reports_errors(command):
     def wrapper(*args, **kwargs):
         from . import render
 
+        _stop_on_signals()
         try:
             return command(*args, **kwargs)
         except TrainingInterrupted as e:
             render.error(str(e))
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(EXIT_INTERRUPTED if e.signum == 2 else 128 + e.signum)
+        except Interrupt as e:
+            render.error(f"stopped by {e.name}; nothing was written")
+            sys.exit(128 + e.signum)
         except ConfigError as e:
             render.error(str(e))
             sys.exit(EXIT_USAGE)
@@ -36,16 +58,33 @@ def _reports_errors(command):
             render.error(str(e))
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            render.error("interrupted")
+            render.error("interrupted; nothing was written")
             sys.exit(EXIT_INTERRUPTED)
         except MemoryError:
             render.error("out of memory; use smaller layers, a smaller batch_size or less data")
             sys.exit(EXIT_ERROR)
         except BrokenPipeError:
-            sys.stderr.close()  # a reader such as `head` left early: not an error
+            # A reader such as `head` left early. Say so once; stdout is pointed at
+            # /dev/null so that Python's own flush at exit does not complain again.
+            _quiet_stdout()
+            try:
+                render.error("the output's reader closed the pipe before all of it was written"
+                             " (broken pipe); write to a file with -o to keep all of it")
+            except OSError:
+                pass
             sys.exit(EXIT_ERROR)
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -46,9 +46,21 @@ class TrainingDiverged(NnctlError):
 
 
 class TrainingInterrupted(NnctlError):
-    """Training was stopped by the user (Ctrl-C); the network holds the best weights so far."""
+    """Training was stopped by the user (Ctrl-C, SIGTERM, SIGHUP); the network holds the
+    best weights so far. ``signum`` is the signal's number (SIGINT for Ctrl-C)."""
 
-    def __init__(self, message: str, *, epoch: int, history) -> None:
+    def __init__(self, message: str, *, epoch: int, history, signum: int = 2) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.history = history
+        self.signum = signum
+
+
+class Interrupt(KeyboardInterrupt):
+    """A signal that stops nnctl the way Ctrl-C does (SIGTERM, SIGHUP): raised by the
+    CLI's handler wherever the program is, so that what Ctrl-C saves, it saves too."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name

@@ -1,8 +1,9 @@
 """Everything nnctl shows in a terminal: summary, progress, tables, loss curves, errors.
 
 Progress and messages go to stderr; only data (predictions, ``--json``) goes to stdout,
-through ``data``, as plain text. Text from files (paths, column names) is printed without
-markup.
+through ``data``, as plain text. Text from files (paths, column names, labels, cells,
+keys) is printed without markup and with control characters escaped (``safe``), so no
+file can move the cursor, clear the screen or retitle the terminal.
 """
 
 from __future__ import annotations
@@ -14,32 +15,63 @@ from typing import Sequence
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
+from .errors import DataError
+
 console = Console(stderr=True, highlight=False)
+
+#: Control characters (C0, DEL, C1) and the bidirectional overrides that can reorder what
+#: a terminal shows, each written as an escape instead.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
+_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_LINES = {k: v for k, v in _ESCAPES.items() if k != 10}
+
+
+def safe(text: str, *, lines: bool = False) -> str:
+    """``text`` with every control character escaped (``\\x1b``); ``lines`` keeps line ends."""
+    return str(text).translate(_LINES if lines else _ESCAPES)
+
+
+def _text(text, style: str = "", *, lines: bool = False) -> Text:
+    """Rich text, never markup, from text that may come from a file."""
+    return Text(safe(text, lines=lines), style=style)
 #: For output that is the command's result but not machine data (the shapes table).
 stdout = Console(highlight=False)
 
 
 def data(text: str) -> None:
     """The command's machine-readable result (CSV, JSON) on stdout, exactly as given."""
+    _require_stdout()
     sys.stdout.write(text)
     sys.stdout.flush()
 
 
+def _require_stdout() -> None:
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise DataError("stdout is closed; the result goes to stdout: redirect it to a file"
+                        " (> FILE), or use -o FILE where the command has it")
+
+
 def error(message: str) -> None:
     """One line on stderr (no markup, no traceback)."""
-    console.print(Text(f"Error: {message}", style="bold red"), soft_wrap=True)
+    console.print(_text(f"Error: {message}", style="bold red"), soft_wrap=True)
 
 
 def note(message: str, style: str = "") -> None:
-    console.print(Text(message, style=style), soft_wrap=True)
+    console.print(_text(message, style=style), soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    console.print(Text(f"Warning: {message}", style="yellow"), soft_wrap=True)
+    console.print(_text(f"Warning: {message}", style="yellow"), soft_wrap=True)
 
 
 def summary(info: dict) -> None:
@@ -49,28 +81,28 @@ def summary(info: dict) -> None:
     t.add_column(style="cyan", no_wrap=True)
     t.add_column()
     rows = info["rows"]
-    t.add_row("config", Text(info["config"]))
-    t.add_row("data", Text(info["data"]))
+    t.add_row("config", _text(info["config"]))
+    t.add_row("data", _text(info["data"]))
     dropped_rows = info.get("dropped_rows") or 0
     t.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items())
               + (f"; {dropped_rows:,} without a target left out" if dropped_rows else ""))
     columns = info.get("columns") or info["features"]
     shown = ", ".join(columns[:8]) + (f", ... ({len(columns) - 8} more)" if len(columns) > 8 else "")
     encoded = info.get("encoded", len(columns))
-    t.add_row("features", Text(f"{len(columns)}: {shown}"
+    t.add_row("features", _text(f"{len(columns)}: {shown}"
                                + (f"; {encoded} inputs encoded" if encoded != len(columns) else "")))
     for name, why in (info.get("dropped_columns") or {}).items():
-        t.add_row("", Text(f"{name}: not used ({why})"))
+        t.add_row("", _text(f"{name}: not used ({why})"))
     target = ", ".join(info["target"])
     if info["task"] == "classification":
         classes = info["classes"]
         shown = ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")
-        t.add_row("target", Text(f"{target}: {len(classes)} classes ({shown})"))
+        t.add_row("target", _text(f"{target}: {len(classes)} classes ({shown})"))
     else:
-        t.add_row("target", Text(f"{target} (regression)"))
+        t.add_row("target", _text(f"{target} (regression)"))
     loss = info["loss"] + (" (chosen from the target)" if info["loss_inferred"] else "")
     t.add_row("loss", loss)
-    t.add_row("network", Text(info["network"]))
+    t.add_row("network", _text(info["network"]))
     t.add_row("parameters", f"{info['params']:,} ({info['dtype']})")
     extras = "".join([f", l2 {info['l2']:g}" if info["l2"] else "",
                       f", {info['schedule']} schedule" if info["schedule"] != "constant" else "",
@@ -78,7 +110,7 @@ def summary(info: dict) -> None:
     t.add_row("training", f"{info['optimizer']}, lr {info['lr']:g}, {info['epochs']} epochs,"
               f" batch {info['batch_size']}{extras}; standardize {info['standardize']}")
     if info.get("class_weights"):
-        t.add_row("weights", Text(", ".join(f"{c} {w:.3g}" for c, w in info["class_weights"].items())))
+        t.add_row("weights", _text(", ".join(f"{c} {w:.3g}" for c, w in info["class_weights"].items())))
     if info.get("resumed_from_epoch") is not None:
         t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
     console.print(t)
@@ -161,25 +193,25 @@ def results(res: dict[str, dict[str, float]], task: str) -> None:
 def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:
     """A confusion matrix: rows the true class, columns the predicted one."""
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", title_style="bold")
-    t.add_column(Text("true \\ predicted"))
+    t.add_column(_text("true \\ predicted"))
     for c in classes:
-        t.add_column(Text(c), justify="right")
+        t.add_column(_text(c), justify="right")
     for c, row in zip(classes, matrix):
-        t.add_row(Text(c), *(str(v) for v in row))
+        t.add_row(_text(c), *(str(v) for v in row))
     console.print(t)
 
 
 def evaluation(out: dict) -> None:
     """``nnctl evaluate``'s report: totals, per-class (or per-target) tables, the confusion."""
     skipped = f"; {out['skipped_rows']:,} without a target skipped" if out["skipped_rows"] else ""
-    console.print(Text(f"{out['data']}: {out['rows']:,} rows{skipped}"))
+    console.print(_text(f"{out['data']}: {out['rows']:,} rows{skipped}"))
     if out["task"] == "classification":
         t = Table(box=box.SIMPLE_HEAD, title="per class", title_justify="left", title_style="bold")
         for col in ("class", "precision", "recall", "F1", "support", "ROC AUC"):
             t.add_column(col, justify="left" if col == "class" else "right")
         for c in out["classes"]:
             r = out["per_class"][c]
-            t.add_row(Text(c), _figure(r["precision"]), _figure(r["recall"]), _figure(r["f1"]),
+            t.add_row(_text(c), _figure(r["precision"]), _figure(r["recall"]), _figure(r["f1"]),
                       str(r["support"]), _figure(r["roc_auc"]))
         for avg in ("macro", "weighted"):
             r = out[avg]
@@ -195,7 +227,7 @@ def evaluation(out: dict) -> None:
             t.add_column(col, justify="left" if col == "target" else "right")
         for name in out["targets"]:
             r = out["per_target"][name]
-            t.add_row(Text(name), _figure(r["mae"]), _figure(r["rmse"]), _figure(r["r2"]))
+            t.add_row(_text(name), _figure(r["mae"]), _figure(r["rmse"]), _figure(r["r2"]))
         console.print(t)
         _pairs([("MAE", out["mae"]), ("RMSE", out["rmse"]), ("R^2", out["r2"])])
 
@@ -205,14 +237,15 @@ def _pairs(rows) -> None:
     t.add_column(style="cyan")
     t.add_column(justify="right")
     for name, value in rows:
-        t.add_row(name, _figure(value))
+        t.add_row(_text(name), _figure(value))
     console.print(t)
 
 
 def curves(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
            height: int = 12, first_epoch: int = 1) -> None:
     """Train and validation loss against epoch, drawn in text."""
-    console.print(Text(loss_chart(train, val, width=width, height=height, first_epoch=first_epoch)))
+    console.print(_text(loss_chart(train, val, width=width, height=height, first_epoch=first_epoch),
+                        lines=True))
 
 
 def loss_chart(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
@@ -278,12 +311,14 @@ def shapes_table(info: dict) -> None:
         s = layer["shapes"]
         t.add_row(str(layer["l"]), str(layer["n"]), layer["activation"],
                   *(_shape(s[k]) for k in ("W", "b", "Z", "A")), f"{layer['params']:,}")
+    _require_stdout()
     stdout.print(t)
     tot = info["totals"]
-    stdout.print(Text(
+    stdout.print(_text(
         f"parameters {tot['params']:,} ({_bytes(tot['param_bytes'])}); cached A[0], Z and A for"
         f" m = {m}: {_bytes(tot['activation_bytes'])}\n"
-        f"FLOPs per pass: forward {tot['forward_flops']:,}, backward {tot['backward_flops']:,}"))
+        f"FLOPs per pass: forward {tot['forward_flops']:,}, backward {tot['backward_flops']:,}",
+        lines=True))
 
 
 def _shape(s) -> str:

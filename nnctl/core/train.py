@@ -12,8 +12,14 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import (
+    ConfigError,
+    DataError,
+    Interrupt,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from . import metrics
-from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from .network import Network
 from .optimizers import Optimizer
 from .schedules import Constant
@@ -165,11 +171,12 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             if patience is not None and since_best >= patience:
                 history.stopped_early = True
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if history.best_epoch is not None:
             np.copyto(network.theta, best_theta)
-        raise TrainingInterrupted(
-            f"interrupted during epoch {epoch}", epoch=epoch, history=history) from None
+        by = f" by {e.name}" if isinstance(e, Interrupt) else ""
+        raise TrainingInterrupted(f"interrupted{by} during epoch {epoch}", epoch=epoch,
+                                  history=history, signum=getattr(e, "signum", 2)) from None
     optimizer.lr = lr0
     if patience is not None and history.best_epoch is not None:
         np.copyto(network.theta, best_theta)
