@@ -77,6 +77,21 @@ def _reports_errors(command):
     return wrapper
 
 
+class _PositiveFinite(click.FloatRange):
+    """A float above 0 and finite (``inf`` and ``nan`` are numbers to Python, not rates)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def _quiet_stdout() -> None:
     import os
 
@@ -105,7 +120,7 @@ def main() -> None:
 @main.command()
 @click.argument("config", required=False)
 @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate.")
+@click.option("--lr", type=_PositiveFinite(), help="Learning rate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for initialization, splits and shuffling.")
 @click.option("-o", "--output", metavar="MODEL", help="Where to write the model (.npz).")

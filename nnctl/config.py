@@ -637,6 +637,12 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if isinstance(e, yaml.reader.ReaderError):  # a character YAML does not allow
+            line = text[:e.position].count("\n") + 1
+            column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+            raise ConfigError(f"{source}, line {line}, column {column}: YAML syntax error:"
+                              f" character {_char(e.character)!r} is not allowed in YAML; remove it"
+                              " (or write it as an escape in a double-quoted string)") from None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}{place}: YAML syntax error: {problem}") from None
     lines: dict = {}
@@ -940,6 +946,10 @@ def _dotted(path: tuple) -> str:
         part = part if isinstance(part, int) else _short(str(part))
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(top level)"
+
+
+def _char(c) -> str:
+    return chr(c) if isinstance(c, int) else str(c)
 
 
 def _short(key: str, limit: int = 60) -> str:

@@ -63,7 +63,8 @@ class Registry(Mapping, Generic[T]):
         if key in self._entries:
             return key
         aliases = f" (aliases: {', '.join(sorted(self.aliases))})" if self.show_aliases and self.aliases else ""
-        raise ConfigError(f"unknown {self.kind} '{name}'; expected one of"
+        shown = str(name) if len(str(name)) <= 60 else f"{str(name)[:60]}... ({len(str(name)):,} characters)"
+        raise ConfigError(f"unknown {self.kind} '{shown}'; expected one of"
                           f" {', '.join(sorted(self._entries))}{aliases}"
                           f"{did_you_mean(key, self.choices)}")
 

@@ -17,7 +17,7 @@ from hypothesis import settings
 
 TESTS = Path(__file__).resolve().parent
 CHECKS = {"raises", "warns", "assert_allclose", "assert_array_equal", "assert_one_line_error",
-          "assert_clean", "check_schema", "approx"}
+          "assert_clean", "check_schema", "approx", "assert_standard"}
 
 
 def all_test_functions():

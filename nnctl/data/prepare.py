@@ -101,7 +101,7 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
     dtype = np.dtype(cfg.training.dtype)
     for key in ("train", "validation", "test"):
         path = getattr(d, key)
-        if path is not None and not Path(path).is_file():
+        if path is not None and (not Path(path).exists() or Path(path).is_dir()):
             what = "is a directory" if Path(path).is_dir() else "no such file"
             raise cfg.error(("data", key), f"{path}: {what}; give the path of a data file"
                             " (relative to the config file)")

@@ -159,7 +159,7 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
     if path.suffix.lower() == ".parquet":
         return _read_parquet(path, header=header, what=what)
     plain = path.suffix.lower() not in (*_COMPRESSED, ".zip")
-    if plain and not keep_text and _ascii_safe(encoding):
+    if plain and not keep_text and _ascii_safe(encoding) and path.is_file():  # (a pipe would block)
         # Checked through a memory map: the bytes are not copied, pandas reads the path.
         # The map is not closed here: it closes when the last view of it goes (an error's
         # traceback may hold one).
