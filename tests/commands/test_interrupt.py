@@ -40,3 +40,78 @@ def test_sigint_saves_the_best_model_and_history(tmp_path):
     assert np.isfinite(model.network.theta).all()
     history = (tmp_path / "m.history.csv").read_text().splitlines()
     assert history[0].startswith("epoch,train_loss") and len(history) >= 2
+
+
+def _train_until_summary(tmp_path, yaml_text):
+    write(tmp_path / "c.yaml", yaml_text)
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "c.yaml"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    seen = ""
+    while "training" not in seen:
+        line = proc.stderr.readline()
+        assert line, f"nnctl exited early: {proc.wait()}"
+        seen += line
+    return proc
+
+
+def test_sigterm_in_the_first_epoch_says_so_and_leaves_a_true_history(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(40_000, 3))
+    write(tmp_path / "big.csv", "x1,x2,x3,y\n" + "".join(f"{a:.4f},{b:.4f},{c:.4f},{a + b:.4f}\n"
+                                                         for a, b, c in rows))
+    proc = _train_until_summary(tmp_path, "data: {train: big.csv, target: y}\n"
+                                "training: {epochs: 5, batch_size: 1}\noutput: {model: m.npz}\n")
+    try:
+        time.sleep(0.3)  # an epoch of 28,000 single-row steps takes seconds
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Error: interrupted by SIGTERM during epoch 1; 0 epochs finished, so no model was saved;" \
+           " the history is in m.history.csv" in err, err
+    assert not (tmp_path / "m.npz").exists()
+    assert (tmp_path / "m.history.csv").read_text() == "epoch,train_loss,val_loss,lr,seconds\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "c.yaml", "m.history.csv"]
+
+
+def test_sighup_saves_like_ctrl_c(tmp_path):
+    proc = _train_until_summary(tmp_path, f"data: {{train: {DATASETS / 'default.csv'}}}\n"
+                                "training: {epochs: 1000000, early_stopping: false}\noutput: {model: m.npz}\n")
+    try:
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129, err
+    assert "Error: interrupted by SIGHUP during epoch" in err and "saved the best model so far" in err, err
+    model = model_file.load(tmp_path / "m.npz")
+    ran = model.metadata["training"]["epochs_run"]
+    history = (tmp_path / "m.history.csv").read_text().splitlines()
+    assert len(history) == ran + 1 and f"; {ran} epochs finished;" in err  # the truth, three ways
+
+
+def test_a_kill_while_predictions_are_written_leaves_the_old_file(tmp_path):
+    write(tmp_path / "c.yaml", f"data: {{train: {DATASETS / 'default.csv'}}}\ntraining: {{epochs: 1}}\n")
+    assert subprocess.run([sys.executable, "-m", "nnctl", "train", "c.yaml", "-o", "m.npz"],
+                          cwd=tmp_path, capture_output=True).returncode == 0
+    body = (DATASETS / "default.csv").read_text().split("\n", 1)[1]
+    write(tmp_path / "big.csv", "x1,x2,x3,label\n" + body * 600)  # 600,000 rows: seconds of work
+    write(tmp_path / "p.csv", "the old predictions\n")
+    outcomes = set()
+    for delay in (0.4, 0.8, 1.2, 1.6, 30):
+        proc = subprocess.Popen([sys.executable, "-m", "nnctl", "predict", "m.npz", "big.csv", "-o", "p.csv"],
+                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        text = (tmp_path / "p.csv").read_text()
+        # the old file, or the whole new one: never a part
+        assert text == "the old predictions\n" or (text.count("\n") == 600_001 and text.endswith("\n"))
+        outcomes.add("old" if text.startswith("the old") else "new")
+    assert outcomes == {"old", "new"}  # killed mid-way at least once, and let finish at last
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert all(name.startswith(".p.csv.") and name.endswith(".tmp") for name in leftovers)
