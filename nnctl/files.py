@@ -27,7 +27,8 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,10 +117,42 @@ def _new_file_mode() -> int:
 def write_output(path: str | Path, write: Callable[[BinaryIO], object], *,
                  error: type[NnctlError] = DataError, what: str = "file") -> None:
     """Write an output by the policy above: ``write(f)`` gets a binary file to fill."""
-    if is_streamed(path):
-        _write_stream(str(path), write, error=error, what=what)
-    else:
-        atomic_write(os.path.realpath(path), write, error=error, what=what, shown=path)
+    write_outputs([Output(path, write, error, what)])
+
+
+@dataclass
+class Output:
+    """One output of a command: where, how to fill it, and how to name it in errors."""
+
+    path: str | Path
+    write: Callable[[BinaryIO], object]
+    error: type[NnctlError] = DataError
+    what: str = "file"
+
+
+def write_outputs(outputs: Sequence[Output]) -> None:
+    """Write several outputs as one: every file is complete in its temporary file before
+    any is renamed into place, so a failure on the last (a full disk) leaves all of them
+    as they were, not a new model beside an old history. Streams are written last."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for out in outputs:
+            if not is_streamed(out.path):
+                target = Path(os.path.realpath(out.path))
+                staged.append((_stage(target, out.write, error=out.error, what=out.what,
+                                      shown=out.path), target))
+        for out in outputs:
+            if is_streamed(out.path):
+                _write_stream(str(out.path), out.write, error=out.error, what=out.what)
+        for (tmp, target), out in zip(staged, [o for o in outputs if not is_streamed(o.path)]):
+            try:
+                os.replace(tmp, target)  # atomic within a directory
+            except OSError as e:
+                raise out.error(f"{out.path}: cannot write the {out.what} ({e.strerror})") from None
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_text(path: str | Path, text: str, *, what: str = "file") -> None:
@@ -159,16 +192,8 @@ def stdout_binary() -> BinaryIO:
     return getattr(out, "buffer", out)
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
-                 error: type[NnctlError], what: str, shown: str | Path | None = None) -> None:
-    """Run ``write(f)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A crash or kill at any moment leaves either the old file or the complete new one (the
-    rename is atomic within a directory); failures become ``error`` naming the path as
-    the user gave it (``shown``).
-    """
-    path = Path(path)
-    shown = path if shown is None else shown
+def _stage(path: Path, write, *, error, what, shown) -> str:
+    """The complete new content of ``path`` in a temporary file beside it (its name)."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -185,13 +210,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *,
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise error(f"{shown}: cannot write the {what} ({e.strerror}); nothing was"
                         " changed there") from None
         raise
+    return tmp
 
 
 #: Seconds to wait for the first byte of a named pipe that no program writes to.

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .files import read_input, write_output
+from .files import Output, read_input, write_outputs
 from .core.network import Network
 
 FORMAT = "nnctl-model"
@@ -48,16 +48,21 @@ def network_metadata(network: Network) -> dict:
 
 def save(path: str | Path, network: Network, metadata: dict, optimizer_state: dict | None = None) -> None:
     """Write ``network`` and ``metadata`` to ``path`` atomically."""
+    write_outputs([output(path, network, metadata, optimizer_state)])
+
+
+def output(path: str | Path, network: Network, metadata: dict,
+           optimizer_state: dict | None = None) -> Output:
+    """The model file as one of a command's outputs (``files.write_outputs``)."""
     from . import __version__
 
-    path = Path(path)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "nnctl_version": __version__,
             "network": network_metadata(network), **metadata}
     arrays = dict(network.arrays())
     for name, value in (optimizer_state or {}).items():
         arrays[f"optimizer.{name}"] = np.asarray(value)
     arrays["metadata"] = np.array(json.dumps(meta))
-    write_output(path, lambda f: np.savez(f, **arrays), error=ModelFileError, what="model")
+    return Output(path, lambda f: np.savez(f, **arrays), ModelFileError, "model")
 
 
 #: Bounds on what a model file may declare, checked before anything is allocated.

@@ -18,8 +18,8 @@ from ..core.network import Network, describe
 from ..core.train import History, fit
 from ..data.prepare import prepare_data
 from ..data.target import output_size
-from ..errors import ConfigError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import check_outputs, is_streamed, write_text
+from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
+from ..files import Output, check_outputs, is_streamed, write_outputs
 
 
 @dataclass
@@ -149,9 +149,12 @@ class Session:
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
         state = self.optimizer.state() if status == "completed" else None
-        meta["training"]["history"] = finite(self.earlier + history.rows())
-        model_file.save(cfg.model_path, self.network, meta, state)
-        self._write_history(history)
+        rows = self.earlier + history.rows()
+        meta["training"]["history"] = finite(rows)
+        outputs = [model_file.output(cfg.model_path, self.network, meta, state)]
+        if self.history_path is not None:  # the two land together, or neither does
+            outputs.insert(0, Output(self.history_path, history_writer(rows), DataError, "history"))
+        write_outputs(outputs)
 
     def summary(self) -> dict:
         """Facts for the one-screen summary before training."""
@@ -224,6 +227,10 @@ def _earlier_history(resume: model_file.Model | None) -> list[dict]:
 
 def write_history(path: Path, rows: list[dict]) -> None:
     """The per-epoch rows as CSV; with no epoch finished, the header alone (a true history)."""
+    write_outputs([Output(path, history_writer(rows), DataError, "history")])
+
+
+def history_writer(rows: list[dict]) -> Callable:
     columns = list(dict.fromkeys(k for row in rows for k in row)) or list(HISTORY_COLUMNS)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -231,7 +238,8 @@ def write_history(path: Path, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
                          for k, v in row.items()})
-    write_text(path, buf.getvalue(), what="history")
+    data = buf.getvalue().encode("utf-8")
+    return lambda f: f.write(data)
 
 
 def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
