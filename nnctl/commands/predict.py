@@ -26,7 +26,7 @@ from ..files import STDOUT, check_outputs, write_output
 
 #: Files of at least this many bytes are predicted in pieces of about ``BLOCK`` bytes.
 STREAM_ABOVE = 1 << 23
-BLOCK = 1 << 20
+BLOCK = 1 << 19
 
 
 def prediction_columns(meta: dict) -> list[str]:
