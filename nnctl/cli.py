@@ -49,7 +49,7 @@ def _reports_errors(command):
             render.error(str(e))
             sys.exit(EXIT_INTERRUPTED if e.signum == 2 else 128 + e.signum)
         except Interrupt as e:
-            render.error(f"stopped by {e.name}; nothing was written")
+            render.error(f"stopped by {e.name}; each output file is complete or as it was")
             sys.exit(128 + e.signum)
         except ConfigError as e:
             render.error(str(e))
@@ -58,7 +58,7 @@ def _reports_errors(command):
             render.error(str(e))
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            render.error("interrupted; nothing was written")
+            render.error("interrupted; each output file is complete or as it was")
             sys.exit(EXIT_INTERRUPTED)
         except MemoryError:
             render.error("out of memory; use smaller layers, a smaller batch_size or less data")

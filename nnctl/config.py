@@ -104,6 +104,9 @@ def _delimiter(value):
         return "\t"
     if isinstance(value, str) and len(value) != 1 and value != "auto":
         raise _fail(f"expected one character (or \\t for a tab, or auto), got {value!r}")
+    if isinstance(value, str) and value != "auto" and (not value.isascii() or value in '\r\n"'):
+        raise _fail(f"expected an ASCII character other than a quote or a line end (the CSV"
+                    f" reader takes one byte), got {value!r}")
     return value
 
 

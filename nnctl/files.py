@@ -21,7 +21,9 @@ refused with what to do instead.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import select
 import shutil
 import stat
@@ -39,13 +41,16 @@ STDOUT = "-"
 SPOOL_IN_MEMORY = 1 << 25
 
 
+#: Paths that name one of this process's open descriptors (the shell's redirections).
+_DESCRIPTOR = re.compile(r"^/(?:proc/(?:self|\d+)/fd/\d+|dev/fd/\d+|dev/std(?:in|out|err))$")
+
+
 def is_streamed(path: str | Path) -> bool:
-    """Whether ``path`` is written as a stream (stdout, a device, a pipe), not replaced."""
+    """Whether ``path`` is written as a stream, in place, never replaced: stdout (``-``),
+    an open descriptor (``/dev/stdout``, ``/proc/self/fd/3``), or a named pipe, device or
+    socket. Any other path, wherever it is (``/dev/shm/x.csv``), is a file."""
     text = str(path)
-    if text == STDOUT:
-        return True
-    absolute = os.path.abspath(text)
-    if absolute.startswith(("/dev/", "/proc/")):
+    if text == STDOUT or _DESCRIPTOR.match(os.path.abspath(text)):
         return True
     try:
         mode = os.stat(text).st_mode
@@ -54,39 +59,62 @@ def is_streamed(path: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _identity(path: str | Path):
-    """What makes two paths one file: its device and inode if it exists, else the path
-    with every symlink resolved."""
+def _identity(path: str | Path, *, stdin: bool = False):
+    """What makes two paths one file: its device and inode if it (or the path with every
+    symlink resolved) exists, else that resolved path. ``-`` is stdin, or stdout for an
+    output. None for what is not a file that can be lost (a terminal, a pipe, a device)."""
     try:
-        st = os.stat(path)
-    except OSError:
+        if str(path) == STDOUT:
+            st = os.fstat(0) if stdin else os.fstat(1)
+        else:
+            st = os.stat(os.path.realpath(path))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ConfigError(f"{path}: is a loop of symbolic links; give a real path") from None
         return ("path", os.path.realpath(path))
+    if not stat.S_ISREG(st.st_mode):
+        return None
     return ("inode", st.st_dev, st.st_ino)
 
 
 def check_outputs(outputs: Iterable[tuple[str, str | Path | None]],
                   inputs: Iterable[tuple[str, str | Path | None]]) -> None:
     """Refuse, before any work, outputs that would overwrite an input or each other, or
-    that cannot be written. Each entry is ``(what, path)``; a ``None`` path is skipped.
+    that cannot be written. Each entry is ``(what, path)``; a ``None`` path is skipped; an
+    input ``-`` is stdin, an output ``-`` stdout, compared by what they are open on.
 
     A clash is a ``ConfigError`` (a usage error: exit 2); an output that cannot be written
     there is an ``OutputError`` (exit 1).
     """
     seen: dict = {}
     for what, path in inputs:
-        if path is not None and not is_streamed(path):
-            seen.setdefault(_identity(path), (what, path))
+        if path is not None:
+            key = _identity(path, stdin=True)
+            if key is not None:
+                seen.setdefault(key, (what, "stdin" if str(path) == STDOUT else path))
+    streams = []
     for what, path in outputs:
-        if path is None or is_streamed(path):
+        if path is None:
             continue
+        text = str(path)
+        if text.endswith(("/", "/.")):
+            raise ConfigError(f"{path}: names a directory; give a file name for the {what}")
+        if is_streamed(path):
+            same = [w for w, p in streams if os.path.realpath(str(p)) == os.path.realpath(text)]
+            if same or (text == STDOUT and any(str(p) == STDOUT for _, p in streams)):
+                raise ConfigError(f"{path}: both the {same[0] if same else 'other output'} and the"
+                                  f" {what} would go there; give one of them another path")
+            streams.append((what, path))
         key = _identity(path)
-        if key in seen:
+        if key is not None and key in seen:
             other, other_path = seen[key]
-            same = "" if str(other_path) == str(path) else f" ({other_path})"
+            same = "" if str(other_path) == text else f" ({other_path})"
             raise ConfigError(f"{path}: the {what} would overwrite the {other}{same}, the same"
                               f" file; write the {what} somewhere else")
-        seen[key] = (what, path)
-        _check_writable(Path(path), what)
+        if key is not None:
+            seen[key] = (what, path)
+        if not is_streamed(path):
+            _check_writable(Path(path), what)
 
 
 def _check_writable(path: Path, what: str) -> None:
@@ -144,11 +172,12 @@ def write_outputs(outputs: Sequence[Output]) -> None:
         for out in outputs:
             if is_streamed(out.path):
                 _write_stream(str(out.path), out.write, error=out.error, what=out.what)
-        for (tmp, target), out in zip(staged, [o for o in outputs if not is_streamed(o.path)]):
-            try:
-                os.replace(tmp, target)  # atomic within a directory
-            except OSError as e:
-                raise out.error(f"{out.path}: cannot write the {out.what} ({e.strerror})") from None
+        with _signals_held():  # a stop between two renames would split the outputs
+            for (tmp, target), out in zip(staged, [o for o in outputs if not is_streamed(o.path)]):
+                try:
+                    os.replace(tmp, target)  # atomic within a directory
+                except OSError as e:
+                    raise out.error(f"{out.path}: cannot write the {out.what} ({e.strerror})") from None
     except BaseException:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
@@ -175,12 +204,33 @@ def _write_stream(path: str, write, *, error, what) -> None:
                 raise error(f"stdout: cannot write the {what} ({e.strerror})") from None
             return
         try:
-            with open(path, "wb") as f:
+            with os.fdopen(_open_for_writing(path, what, error), "wb") as f:
                 shutil.copyfileobj(spool, f, 1 << 20)
         except BrokenPipeError:
             raise
         except OSError as e:
             raise error(f"{path}: cannot write the {what} ({e.strerror})") from None
+
+
+def _open_for_writing(path: str, what: str, error) -> int:
+    """A descriptor to write ``path`` in place; a named pipe that nothing reads is waited
+    for ``PIPE_WAIT`` seconds, not forever."""
+    import time
+
+    deadline = time.monotonic() + PIPE_WAIT
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # ENXIO: a pipe with no reader (yet)
+                raise
+            if time.monotonic() > deadline:
+                raise error(f"{path}: a named pipe that nothing read from in {PIPE_WAIT:g} s;"
+                            f" start the program that reads the {what} first") from None
+            time.sleep(0.05)
+            continue
+        os.set_blocking(fd, True)
+        return fd
 
 
 def stdout_binary() -> BinaryIO:
@@ -190,6 +240,33 @@ def stdout_binary() -> BinaryIO:
         raise DataError("stdout is closed; write the output to a file with -o FILE")
     sys.stdout.flush()
     return getattr(out, "buffer", out)
+
+
+class _signals_held:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (then they arrive)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.held = threading.current_thread() is threading.main_thread() \
+            and hasattr(signal, "pthread_sigmask")
+        if self.held:
+            signal.pthread_sigmask(signal.SIG_BLOCK, [getattr(signal, n) for n in self.SIGNALS])
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [getattr(signal, n) for n in self.SIGNALS])
+
+
+def hold_signals() -> _signals_held:
+    """``with hold_signals():`` a stop asked for inside arrives when the block ends."""
+    return _signals_held()
 
 
 def _stage(path: Path, write, *, error, what, shown) -> str:

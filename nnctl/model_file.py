@@ -109,6 +109,9 @@ def load(path: str | Path) -> Model:
                 arrays = {k: npz[k] for k in npz.files if k != "metadata"}
     except ModelFileError:
         raise
+    except MemoryError:  # an array's header declares a shape its bytes do not hold
+        raise ModelFileError(f"{name}: an array declares more memory than there is; the file is"
+                             " damaged or not what it claims") from None
     except ValueError as e:
         if "pickle" in str(e):
             raise ModelFileError(f"{name}: holds pickled objects, which nnctl never loads;"
@@ -231,6 +234,8 @@ def _inconsistency(data, training, network: Network, name: str) -> str | None:
             return "a regression model with classes"
         if len(data.target) != nL:
             return f"{len(data.target)} target column(s) but {nL} output unit(s)"
+        if len(set(data.target)) != len(data.target):
+            return "a target column named twice"
         if data.target_scaler is not None and (len(data.target_scaler.shift) != nL
                                                or len(data.target_scaler.scale) != nL):
             return f"data.target_scaler does not have {nL} value(s)"
@@ -365,7 +370,8 @@ class _DataMeta(_Strict):
     @field_validator("delimiter")
     @classmethod
     def _one_plain_character(cls, value: str) -> str:
-        if len(value) != 1 or value in '\r\n"' or value.isalnum() or value in ".-+":
+        if len(value) != 1 or not value.isascii() or value in '\r\n"' or value.isalnum() \
+                or value in ".-+":
             raise ValueError(f"{value!r} is not a delimiter (one character such as , ; | or tab)")
         return value
 

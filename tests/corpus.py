@@ -55,7 +55,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     #: the error comes after work began (the summary and progress are on stderr before it)
     late: bool = False
-    #: "stdout closed", "file size 64 KiB", "as nobody" (the folder refuses new files, for
+    #: "stdout closed", "stdin from data.csv", "file size 64 KiB", "as nobody" (the folder refuses new files, for
     #: root too), "stdout to head" (a reader that leaves after 10 bytes)
     fault: str | None = None
 
@@ -136,10 +136,11 @@ def run(case: Case, folder: Path, model: Path, timeout: float = 180) -> Outcome:
     env = {**os.environ, "COLUMNS": "100", "NNCTL_PIPE_WAIT": "1", **case.env}
     env.pop("FORCE_COLOR", None)
     stdin = case.stdin if isinstance(case.stdin, bytes) else None
+    stdin_file = open(folder / "data.csv", "rb") if case.fault == "stdin from data.csv" else None
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
-                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdin=stdin_file or (subprocess.PIPE if stdin is not None else subprocess.DEVNULL),
                             preexec_fn=_preexec(case.fault, case.stdin))
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
@@ -148,6 +149,8 @@ def run(case: Case, folder: Path, model: Path, timeout: float = 180) -> Outcome:
         out, err = proc.communicate()
         err += b"\n(timed out: killed)"
     seconds = time.perf_counter() - start
+    if stdin_file is not None:
+        stdin_file.close()
     if case.fault == "as nobody":
         folder.chmod(0o755)
     after = snapshot(folder)
@@ -341,6 +344,8 @@ CONFIG = [
     config_case("validation path missing", "data:\n  validation: val.csv\n", ["data.validation", "val.csv: no such file"]),
     config_case("duplicate key", "training:\n  epochs: 3\n  epochs: 4\n", ["line 5: training.epochs", "duplicate key"]),
     config_case("feature is the target", "data:\n  features: [a, label]\n", ["data.features", "both a feature and the target"]),
+    config_case("a one-character delimiter that is not ASCII", "data:\n  delimiter: '€'\n",
+                ["data.delimiter", "an ASCII character"]),
     config_case("two-character delimiter", "data:\n  delimiter: ';;'\n", ["data.delimiter", "expected one character"]),
     Case("missing config file", "config", {}, ["train", "nope.yaml"], 2, ["nope.yaml: no such config file"]),
     Case("config is a directory", "config", {"d/x": ""}, ["train", "d"], 2, ["d: is a directory"]),
@@ -450,6 +455,15 @@ DATA = [
     csv_case("a huge cell", "a,b,label\n1,2,x\n3," + "9" * 200_000 + ",y\n", ["line 3, column 'b'"]),
     csv_case("a quoted cell with a line end in a number column", 'a,b,label\n1,2,x\n3,"4\n5",y\n',
              ["line 3, column 'b'", "is not a number"]),
+    csv_case("data.encoding: punycode", CSV, ["cannot decode the file as punycode"], data=", encoding: punycode"),
+    Case("a gzip bomb (64 MiB of zeros, the bound set to 8 MiB)", "data",
+         {"c.yaml": "data: {train: data.csv.gz}\n",
+          "data.csv.gz": __import__("gzip").compress(b"a,b\n" + bytes(1 << 20) * 64, 1)},
+         ["train", "c.yaml"], 1, ["data.csv.gz: decompresses to more than 8,388,608 bytes"],
+         env={"NNCTL_MAX_DECOMPRESSED": str(8 << 20)}),
+    csv_case("20,000 columns, 4 rows: quick", "".join(f"c{i}," for i in range(20_000)) + "label\n"
+             + ("1," * 20_000 + "x\n") * 2 + ("2," * 20_000 + "y\n") * 2 + "3,4\n",
+             ["line 6: 2 fields, expected 20001"]),
     csv_case("the data is a named pipe nobody writes to", fifo("data.csv"),
              ["data.csv: a named pipe that nothing wrote to in 1 s"]),
     csv_case("the data is a device", symlink("data.csv", "/dev/zero"), ["data.csv: is a device or socket"]),
@@ -709,6 +723,26 @@ OUTPUT = [
                        "small.csv": CSV + CSV.split("\n", 1)[1]}, fault="file size 64 KiB", late=True),
     output_case("predictions to /dev/full", ["predict", "m.npz", "data.csv", "-o", "/dev/full"], 1,
                 ["/dev/full: cannot write the predictions (No space left on device)"]),
+    output_case("-o the training data through /proc/self/cwd", ["train", "c.yaml", "-o", "/proc/self/cwd/data.csv"],
+                2, ["the model would overwrite the training data"]),
+    output_case("predictions over the input through /proc/self/cwd",
+                ["predict", "m.npz", "data.csv", "-o", "/proc/self/cwd/data.csv"], 2,
+                ["the predictions would overwrite the input"]),
+    Case("predictions over the input given on stdin", "output",
+         {"data.csv": DEFAULT, "m.npz": MODEL},
+         ["predict", "m.npz", "-", "-o", "data.csv"], 2, ["the predictions would overwrite the input (stdin)"],
+         fault="stdin from data.csv"),
+    output_case("predictions to 'data.csv/'", ["predict", "m.npz", "data.csv", "-o", "data.csv/"], 2,
+                ["data.csv/: names a directory; give a file name"]),
+    output_case("predictions to 'p.csv/.'", ["predict", "m.npz", "data.csv", "-o", "p.csv/."], 2,
+                ["names a directory"]),
+    output_case("-o a symlink loop", ["train", "c.yaml", "-o", "loop.npz"], 2,
+                ["loop.npz: is a loop of symbolic links"], files={"loop.npz": symlink("loop.npz", "loop.npz")}),
+    output_case("model and history both on stdout", ["train", "s.yaml"], 2,
+                ["both the model and the history would go there"],
+                files={"s.yaml": "data: {train: data.csv}\noutput: {model: '-', history: '-'}\n"}),
+    output_case("predictions to a named pipe nothing reads", ["predict", "m.npz", "data.csv", "-o", "p.csv"], 1,
+                ["p.csv: a named pipe that nothing read from in 1 s"], files={"p.csv": fifo("p.csv")}),
     output_case("predict into a folder that refuses", ["predict", "m.npz", "data.csv", "-o", "p.csv"], 1,
                 ["p.csv: cannot write the predictions there (Permission denied)"], fault="as nobody"),
     output_case("train into a folder that refuses", ["train", "c.yaml", "-o", "new.npz"], 1,

@@ -142,7 +142,7 @@ def frames(model: model_file.Model, csv: str) -> Iterable[Frame]:
 
 def run(model: str, csv: str = "-", *, output: str | None = None) -> None:
     """``nnctl predict``: the input rows plus prediction columns, to ``output`` or stdout."""
-    check_outputs([("predictions", output)], [("model", model), ("input", None if csv == "-" else csv)])
+    check_outputs([("predictions", output)], [("model", model), ("input", csv)])
     loaded = model_file.load(model)
     unseen: Counter[str] = Counter()
     path = "<stdin>" if csv == "-" else csv

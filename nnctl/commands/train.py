@@ -19,7 +19,7 @@ from ..core.train import History, fit
 from ..data.prepare import prepare_data
 from ..data.target import output_size
 from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import Output, check_outputs, is_streamed, write_outputs
+from ..files import Output, check_outputs, hold_signals, is_streamed, write_outputs
 
 
 @dataclass
@@ -98,8 +98,9 @@ class Session:
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise
-        results = self.evaluate()
-        self._save(history, results, status="completed")
+        with hold_signals():  # a finished run is saved; a stop asked for now comes after
+            results = self.evaluate()
+            self._save(history, results, status="completed")
         return Outcome(self.network, history, results, cfg.model_path, self.history_path)
 
     def evaluate(self) -> dict[str, dict[str, float]]:

@@ -175,7 +175,9 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         if history.best_epoch is not None:
             np.copyto(network.theta, best_theta)
         by = f" by {e.name}" if isinstance(e, Interrupt) else ""
-        raise TrainingInterrupted(f"interrupted{by} during epoch {epoch}", epoch=epoch,
+        done = bool(history.records) and history.records[-1].epoch == epoch
+        when = f"after epoch {epoch}" if done else f"during epoch {epoch}"
+        raise TrainingInterrupted(f"interrupted{by} {when}", epoch=epoch,
                                   history=history, signum=getattr(e, "signum", 2)) from None
     optimizer.lr = lr0
     if patience is not None and history.best_epoch is not None:

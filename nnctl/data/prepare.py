@@ -125,7 +125,7 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         raise cfg.error(("data", "columns", unknown[0]), f"no column '{unknown[0]}' in"
                         f" {frame.path}; the columns are {', '.join(frame.columns[:12])}")
 
-    positions = [frame.columns.index(f) for f in features]
+    positions = [frame.position(f) for f in features]
     delimiter = frame.delimiter  # the one sniffed, if it was: predict reads with it
     present = frame.df[targets].notna().all(axis=1).to_numpy()
     dropped_rows = int(present.size - present.sum())

@@ -17,6 +17,7 @@ import gzip
 import io
 import lzma
 import mmap
+import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ..registry import did_you_mean
 
 #: Delimiters the sniffer chooses from.
 DELIMITERS = ",;\t|"
-_COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+_COMPRESSED = (".gz", ".bz2", ".xz")
 #: The sniffer and the header look at the file's first bytes only.
 HEAD = 1 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -54,6 +55,8 @@ class Frame:
     encoding: str = "utf-8"
     #: lines of the file before the first line of ``_raw`` (a piece of ``read_chunks``)
     line0: int = 0
+    _columns: list[str] | None = field(default=None, repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def raw_lines(self) -> list[str] | None:
@@ -77,7 +80,16 @@ class Frame:
 
     @property
     def columns(self) -> list[str]:
-        return [str(c) for c in self.df.columns]
+        """The column names as text (cached: the frame's columns never change)."""
+        if self._columns is None or len(self._columns) != len(self.df.columns):
+            self._columns = [str(c) for c in self.df.columns]
+            self._positions = {c: i for i, c in enumerate(self._columns)}
+        return self._columns
+
+    def position(self, name: str) -> int:
+        """The 0-based position of the column ``name`` (which must exist)."""
+        self.columns
+        return self._positions[name]
 
     @property
     def m(self) -> int:
@@ -120,7 +132,7 @@ class Frame:
                 raise DataError(f"{self.path}: {what} column index {name} is out of range; the"
                                 f" file has {len(columns)} columns (0 to {len(columns) - 1})")
             return columns[name]
-        if name in columns:
+        if name in self._positions:
             return name
         if not self.header and str(name).isdigit():
             return self.column(int(name), what)
@@ -178,7 +190,7 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
     raw = _read_bytes(path, what)
     return parse_table(_decompress(raw, path, name), name, delimiter=_delimiter_for(path, delimiter),
                        header=header, encoding=encoding, na_values=na_values, what=what,
-                       text_columns=text_columns, _path=path if plain else None,
+                       text_columns=text_columns, _path=path if plain and path.is_file() else None,
                        keep_text=keep_text)
 
 
@@ -333,9 +345,10 @@ def _pandas(raw, opts: _Options, columns: list[str], header_line: int, path: Pat
                     df = None
             if df is None:
                 df = pd.read_csv(io.BytesIO(raw), low_memory=False, **options)
-    except UnicodeDecodeError:
+    except UnicodeError:
         _decode(bytes(raw), opts.name, opts.encoding, opts.what, line0)  # raises, naming the line
-        raise
+        raise DataError(f"{opts.name}: cannot decode the file as {opts.encoding}; set"
+                        " data.encoding to the file's text encoding") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{opts.name}: the {opts.what} file is empty") from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
@@ -400,22 +413,55 @@ def _file_size(f) -> int:
     return st.st_size if stat.S_ISREG(st.st_mode) else 0  # a pipe or device: read it whole
 
 
+#: A compressed file may decompress to at most this many bytes (a bomb ends here, fast).
+MAX_DECOMPRESSED = int(os.environ.get("NNCTL_MAX_DECOMPRESSED", 4 << 30))
+_STREAMS = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
+
+
 def _decompress(raw: bytes, path: Path, name: str) -> bytes:
+    """The bytes inside a .gz, .bz2, .xz or one-file .zip, read in blocks up to a bound
+    (``MAX_DECOMPRESSED``, and the memory available), so a decompression bomb is an error
+    in seconds, not an exhausted machine."""
     suffix = path.suffix.lower()
+    if suffix not in _STREAMS and suffix != ".zip":
+        return raw
+    limit = min(MAX_DECOMPRESSED, _available_memory() // 4 or MAX_DECOMPRESSED)
     try:
-        if suffix in _COMPRESSED:
-            return _COMPRESSED[suffix](raw)
         if suffix == ".zip":
-            with zipfile.ZipFile(io.BytesIO(raw)) as z:
-                members = [i for i in z.infolist() if not i.is_dir()]
-                if len(members) != 1:
-                    raise DataError(f"{name}: a zip archive with {len(members)} files; nnctl reads"
-                                    " a zip holding exactly one CSV file")
-                return z.read(members[0])
+            z = zipfile.ZipFile(io.BytesIO(raw))
+            members = [i for i in z.infolist() if not i.is_dir()]
+            if len(members) != 1:
+                raise DataError(f"{name}: a zip archive with {len(members)} files; nnctl reads"
+                                " a zip holding exactly one CSV file")
+            stream = z.open(members[0])
+        else:
+            source = io.BytesIO(raw)
+            stream = gzip.GzipFile(fileobj=source) if suffix == ".gz" else _STREAMS[suffix](source)
+        with stream:
+            out = io.BytesIO()
+            while True:
+                block = stream.read(1 << 22)
+                if not block:
+                    break
+                out.write(block)
+                if out.tell() > limit:
+                    raise DataError(f"{name}: decompresses to more than {limit:,} bytes; not a"
+                                    " data file to trust (a decompression bomb?)")
+            return out.getvalue()
     except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
         raise DataError(f"{name}: not a valid {suffix[1:]} file ({type(e).__name__});"
                         " check the file or drop the extension") from None
-    return raw
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _ascii_safe(encoding: str) -> bool:
@@ -471,6 +517,9 @@ def _decode(raw: bytes, name: str, encoding: str, what: str, line0: int = 0) -> 
     except LookupError:
         raise DataError(f"{name}: unknown encoding '{encoding}'; set data.encoding to one Python"
                         " knows, such as utf-8 or latin-1") from None
+    except UnicodeError as e:  # codecs such as punycode raise their own kinds
+        raise DataError(f"{name}: cannot decode the file as {encoding} ({e}); set data.encoding"
+                        " to the file's text encoding, such as utf-8 or latin-1") from None
     return text.lstrip("\ufeff")
 
 

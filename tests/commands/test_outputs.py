@@ -172,3 +172,30 @@ def test_two_runs_writing_one_output_at_once_leave_one_whole_file(work, tmp_path
     assert first in ("x1,x2,x3,label,predicted_label,p_0,p_1", "x1,x2,x3,predicted_label,p_0,p_1")
     assert len({line.count(",") for line in text.splitlines()}) == 1  # one file's rows only
     assert leftovers(tmp_path) == []
+
+
+# -- inputs that are pipes: read as streams (a review found them hanging or empty) ---------
+
+
+def test_a_named_pipe_with_a_writer_is_read_as_data(work, tmp_path):
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((work / "data.csv").read_bytes()))
+    writer.start()
+    run = nnctl("predict", work / "m.npz", fifo, cwd=work)
+    writer.join(60)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().count("\n") == 1001
+
+
+@pytest.mark.parametrize("shell", [
+    'nnctl predict m.npz <(cat data.csv)',
+    'cat data.csv | nnctl predict m.npz /dev/stdin',
+    'cat data.csv | nnctl evaluate m.npz /dev/stdin --json',
+    'nnctl predict m.npz /dev/fd/3 3<data.csv',
+])
+def test_process_substitution_and_dev_stdin_are_read_as_data(work, shell):
+    run = subprocess.run(["bash", "-c", shell.replace("nnctl", f"{sys.executable} -m nnctl")], cwd=work,
+                         capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()
+    assert b"x1,x2,x3" in run.stdout or b'"accuracy"' in run.stdout
