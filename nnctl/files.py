@@ -393,3 +393,15 @@ def read_stdin(what: str) -> bytes:
         return getattr(stream, "buffer", stream).read()
     except OSError as e:
         raise DataError(f"<stdin>: cannot read the {what} ({e.strerror})") from None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give (Linux's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .files import Output, read_input, write_outputs
+from .files import Output, available_memory, read_input, write_outputs
 from .core.network import Network
 
 FORMAT = "nnctl-model"
@@ -152,7 +152,7 @@ def _check_member_sizes(sizes: dict[str, int], net: dict, name: str) -> None:
         raise ModelFileError(f"{name}: declares a network of {count:,} parameters, more than"
                              f" nnctl loads ({MAX_PARAMETERS:,}); not a model to trust")
     need = count * np.dtype(net["dtype"]).itemsize * 4  # theta, gradient, optimizer, buffers
-    available = _available_memory()
+    available = available_memory()
     if available is not None and need > available:
         raise ModelFileError(f"{name}: its network of {count:,} parameters needs about"
                              f" {need / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB"
@@ -176,17 +176,6 @@ def _check_member_sizes(sizes: dict[str, int], net: dict, name: str) -> None:
             raise ModelFileError(f"{name}: its array '{member}' declares {size:,} bytes, more"
                                  f" than the network's sizes allow ({limit:,}); the file is damaged"
                                  " or not what it claims")
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def check_network(meta: dict, name: str) -> dict:

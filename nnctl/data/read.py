@@ -425,7 +425,9 @@ def _decompress(raw: bytes, path: Path, name: str) -> bytes:
     suffix = path.suffix.lower()
     if suffix not in _STREAMS and suffix != ".zip":
         return raw
-    limit = min(MAX_DECOMPRESSED, _available_memory() // 4 or MAX_DECOMPRESSED)
+    from ..files import available_memory
+
+    limit = min(MAX_DECOMPRESSED, (available_memory() or 4 * MAX_DECOMPRESSED) // 4)
     try:
         if suffix == ".zip":
             z = zipfile.ZipFile(io.BytesIO(raw))
@@ -451,17 +453,6 @@ def _decompress(raw: bytes, path: Path, name: str) -> bytes:
     except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
         raise DataError(f"{name}: not a valid {suffix[1:]} file ({type(e).__name__});"
                         " check the file or drop the extension") from None
-
-
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def _ascii_safe(encoding: str) -> bool:
