@@ -102,7 +102,29 @@ def _quiet_stdout() -> None:
         pass
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """click's group, whose usage errors show the user's arguments escaped: an argument
+    (a file name caught by a glob) is text from outside, and may hold escape sequences."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as e:
+            from .render import safe
+
+            e.message = safe(e.message)
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_Group,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nnctl", prog_name="nnctl")
 def main() -> None:
     """Train fully connected neural networks configured in YAML.
