@@ -1,10 +1,10 @@
 """Where commands write: one output policy for every file nnctl produces.
 
-- ``-`` is stdout. A path in ``/dev`` or ``/proc`` (``/dev/stdout``, ``/proc/self/fd/3``),
-  or one that names a named pipe, a socket or a device, is *streamed*: opened and written,
+- ``-`` is stdout. A path that names an open descriptor (``/dev/stdout``,
+  ``/proc/self/fd/3``), a named pipe, a socket or a device is *streamed*: opened and written,
   never replaced. What goes there is complete first (spooled), so an error midway writes
   nothing.
-- Any other path is a regular file, written *atomically*: a temporary file in the same
+- Any other path is a regular file (``/dev/shm/p.csv`` too), written *atomically*: a temporary file in the same
   directory, renamed over the target when complete, so a crash, a kill or a full disk
   leaves the old file or the whole new one, and two runs writing one path at once leave
   one of the two, never a mix. Through a symlink the link's target is replaced and the
