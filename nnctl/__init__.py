@@ -13,6 +13,9 @@ Names are imported on first use, so that ``nnctl --help`` does not pay for numpy
 
 from importlib import import_module
 
+#: The one place the version is written (pyproject.toml reads it from here).
+__version__ = "0.2.0"
+
 from .errors import (ConfigError, DataError, ModelFileError, NnctlError, TrainingDiverged,
                      TrainingInterrupted)
 
@@ -35,14 +38,7 @@ __all__ = sorted([*_LAZY, "ConfigError", "DataError", "ModelFileError", "NnctlEr
 
 
 def __getattr__(name: str):
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            value = version("nnctl")
-        except PackageNotFoundError:  # a source tree that was never installed
-            value = "0+unknown"
-    elif name in _LAZY:
+    if name in _LAZY:
         value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
     else:
         raise AttributeError(f"module 'nnctl' has no attribute '{name}'")

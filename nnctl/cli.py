@@ -35,6 +35,29 @@ def _stop_on_signals() -> None:
             signal.signal(s, _on_signal)
 
 
+#: -q, -v and --no-color, given before the command (``nnctl -q train``) or after it.
+_DISPLAY = {"quiet": False, "verbose": False, "color": None}
+
+
+def _set_display(ctx, param, value) -> None:
+    if value:
+        _DISPLAY[param.name] = False if param.name == "color" else True
+
+
+def _display_options(f):
+    """-q/--quiet, -v/--verbose and --no-color, on the group and on every command."""
+    for option in reversed([
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_display,
+                     help="Only warnings, errors and the result: no summary, progress or tables."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_display,
+                     help="More detail: a progress line per epoch, every column listed."),
+        click.option("--no-color", "color", is_flag=True, expose_value=False, callback=_set_display,
+                     help="No colour (NO_COLOR in the environment does the same)."),
+    ]):
+        f = option(f)
+    return f
+
+
 def _reports_errors(command):
     """Turn domain errors into one line on stderr and an exit code."""
 
@@ -42,6 +65,7 @@ def _reports_errors(command):
     def wrapper(*args, **kwargs):
         from . import render
 
+        render.configure(**_DISPLAY)
         _stop_on_signals()
         try:
             return command(*args, **kwargs)
@@ -107,6 +131,7 @@ class _Group(click.Group):
     (a file name caught by a glob) is text from outside, and may hold escape sequences."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _DISPLAY.update(quiet=False, verbose=False, color=None)  # each run starts plain
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -123,54 +148,76 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 @click.group(cls=_Group,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="nnctl", prog_name="nnctl")
+@click.version_option(_version(), prog_name="nnctl")
+@_display_options
 def main() -> None:
     """Train fully connected neural networks configured in YAML.
 
     \b
     Examples:
       nnctl train                      # the bundled 3-3-2-1 network on its default data
+      nnctl init my-project            # example configs and datasets to start from
       nnctl train configs/iris.yaml --epochs 50
       nnctl shapes configs/iris.yaml -m 2
-      nnctl predict iris.npz datasets/iris.csv -o predictions.csv
-      nnctl evaluate iris.npz datasets/iris.csv
+      nnctl predict runs/iris/1 datasets/iris.csv -o predictions.csv
+      nnctl evaluate runs/iris/1 datasets/iris.csv
+      nnctl info runs/iris/1
     """
 
 
+#: A file or folder argument: click completes it in the shell; nnctl checks it itself.
+PATH = click.Path()
+
+
 @main.command()
-@click.argument("config", required=False)
+@click.argument("config", required=False, type=PATH)
 @click.option("--epochs", type=click.IntRange(min=1), help="Number of epochs (training.epochs).")
 @click.option("--lr", type=_PositiveFinite(), help="Learning rate.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for initialization, splits and shuffling.")
-@click.option("-o", "--output", metavar="MODEL", help="Where to write the model (.npz).")
-@click.option("--resume", metavar="MODEL", help="Continue training from a saved model.")
+@click.option("-o", "--output", metavar="MODEL", type=PATH,
+              help="Write the model exactly here (and its history beside it) instead of a new"
+              " run directory.")
+@click.option("--resume", metavar="MODEL", type=PATH,
+              help="Continue training from a saved model or run directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
+@_display_options
 @_reports_errors
-def train(config, epochs, lr, batch_size, seed, output, resume) -> None:
+def train(config, epochs, lr, batch_size, seed, output, resume, as_json) -> None:
     """Train the network of CONFIG (default: the bundled configs/default.yaml).
 
-    Shows a summary, a progress bar, the final loss and metrics per split and the loss
-    curves; writes the model and a per-epoch history CSV beside it. Ctrl-C stops and
-    saves the best model so far.
+    Each run gets a new directory, runs/<config name>/<n>/, with the model, the resolved
+    config, the history (a row per epoch, written as training goes), the final metrics as
+    JSON and, with the plot extra, PNG and SVG plots. Shows a summary, progress, the final
+    loss and metrics per split and the loss curves. Ctrl-C stops and saves the best model
+    so far.
 
     \b
     Examples:
       nnctl train
-      nnctl train configs/iris.yaml --epochs 200 --lr 0.01 -o iris.npz
-      nnctl train configs/iris.yaml --resume iris.npz --epochs 50
+      nnctl train configs/iris.yaml --epochs 200 --lr 0.01
+      nnctl train configs/iris.yaml -o iris.npz
+      nnctl train --resume runs/iris/1 --epochs 50
     """
     from .commands import train as command
 
     command.run(config, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
-                resume=resume)
+                resume=resume, as_json=as_json)
 
 
 @main.command()
-@click.argument("config", required=False)
+@click.argument("config", required=False, type=PATH)
 @click.option("-m", "m", type=click.IntRange(min=1), help="Batch size m (default: training.batch_size).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout.")
+@_display_options
 @_reports_errors
 def shapes(config, m, as_json) -> None:
     """Show every tensor's shape per layer for a batch of m samples.
@@ -190,12 +237,14 @@ def shapes(config, m, as_json) -> None:
 
 
 @main.command()
-@click.argument("model")
-@click.argument("data", required=False, default="-")
+@click.argument("model", type=PATH)
+@click.argument("data", required=False, default="-", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@_display_options
 @_reports_errors
 def evaluate(model, data, as_json) -> None:
-    """Judge MODEL on the labelled rows of DATA (a file, or - for stdin).
+    """Judge MODEL (a model file or run directory) on the labelled rows of DATA (a file,
+    or - for stdin).
 
     Classification: accuracy, balanced accuracy, per-class precision, recall, F1 and
     support, macro and weighted averages, the confusion matrix, log loss and ROC AUC.
@@ -204,7 +253,7 @@ def evaluate(model, data, as_json) -> None:
 
     \b
     Examples:
-      nnctl evaluate penguins.npz datasets/penguins.csv
+      nnctl evaluate runs/penguins/1 datasets/penguins.csv
       nnctl evaluate cars.npz datasets/cars.csv --json
     """
     from .commands import evaluate as command
@@ -213,12 +262,14 @@ def evaluate(model, data, as_json) -> None:
 
 
 @main.command()
-@click.argument("model")
-@click.argument("csv", required=False, default="-")
-@click.option("-o", "--output", metavar="OUT", help="Write the CSV here instead of stdout.")
+@click.argument("model", type=PATH)
+@click.argument("csv", required=False, default="-", type=PATH)
+@click.option("-o", "--output", metavar="OUT", type=PATH, help="Write the CSV here instead of stdout.")
+@_display_options
 @_reports_errors
 def predict(model, csv, output) -> None:
-    """Predict with MODEL on the rows of CSV (a file, or - for stdin).
+    """Predict with MODEL (a model file or run directory) on the rows of CSV (a file, or -
+    for stdin).
 
     Feature columns are found by the names saved in the model (other columns, such as
     the target, are passed through). Writes the input rows plus the prediction columns:
@@ -226,9 +277,104 @@ def predict(model, csv, output) -> None:
 
     \b
     Examples:
-      nnctl predict iris.npz datasets/iris.csv
+      nnctl predict runs/iris/1 datasets/iris.csv
       cat new_rows.csv | nnctl predict iris.npz - -o predictions.csv
     """
     from .commands import predict as command
 
     command.run(model, csv, output=output)
+
+
+@main.command()
+@click.argument("model", type=PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON on stdout.")
+@_display_options
+@_reports_errors
+def info(model, as_json) -> None:
+    """What MODEL (a model file or run directory) is: network, parameters, features and
+    their preprocessing, target and classes, training config, final metrics, version,
+    creation time and the file's SHA-256.
+
+    \b
+    Examples:
+      nnctl info runs/iris/1
+      nnctl info iris.npz --json
+    """
+    from .commands import info as command
+
+    command.run(model, as_json=as_json)
+
+
+@main.command("config")
+@click.argument("config", required=False, type=PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON instead of YAML.")
+@_display_options
+@_reports_errors
+def config_(config, as_json) -> None:
+    """Print CONFIG resolved: every key, with the defaults filled in, as YAML that
+    'nnctl train' reads back to the same config (default: the bundled default).
+
+    \b
+    Examples:
+      nnctl config configs/iris.yaml
+      nnctl config configs/iris.yaml > iris-full.yaml
+    """
+    from .commands import config as command
+
+    command.run(config, as_json=as_json)
+
+
+@main.command()
+@_display_options
+@_reports_errors
+def schema() -> None:
+    """Print the JSON Schema of a config file (for editors, validators, CI).
+
+    The bundled configs name it in a '# yaml-language-server: $schema=...' line, so an
+    editor with the YAML language server completes and checks keys.
+
+    \b
+    Examples:
+      nnctl schema > nnctl.schema.json
+    """
+    from .commands import schema as command
+
+    command.run()
+
+
+@main.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
+@_display_options
+@_reports_errors
+def init(directory) -> None:
+    """Copy the bundled example configs and datasets into DIRECTORY (default: here), to
+    start from. Never overwrites: if any of the files exists, nothing is copied.
+
+    \b
+    Examples:
+      nnctl init my-project && cd my-project && nnctl train configs/iris.yaml
+    """
+    from .commands import init as command
+
+    command.run(directory)
+
+
+@main.command()
+@click.argument("run", type=PATH)
+@click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write the images into DIR (default: the run directory, or beside the history).")
+@_display_options
+@_reports_errors
+def plot(run, output) -> None:
+    """Draw the loss and metric curves of RUN (a run directory or a history CSV) again: in
+    the terminal, and as PNG and SVG images with the plot extra (pip install 'nnctl[plot]');
+    a classification run also gets its confusion matrix.
+
+    \b
+    Examples:
+      nnctl plot runs/iris/1
+      nnctl plot iris.history.csv -o plots
+    """
+    from .commands import plot as command
+
+    command.run(run, output=output)

@@ -39,10 +39,14 @@ from .core.schedules import SCHEDULES, get_schedule
 from .errors import ConfigError
 from .registry import did_you_mean
 
-#: The source tree holding ``configs/`` and ``datasets/`` (an editable install's checkout).
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
-DEFAULT_DATA = ROOT / "datasets" / "default.csv"
+#: The example ``configs/`` and ``datasets/`` installed with nnctl (package data, so every
+#: install has them: a wheel, pipx, an editable checkout).
+BUNDLED = Path(__file__).resolve().parent / "bundled"
+DEFAULT_CONFIG = BUNDLED / "configs" / "default.yaml"
+DEFAULT_DATA = BUNDLED / "datasets" / "default.csv"
+#: The JSON Schema of a config (``nnctl schema`` prints the same), named by the bundled
+#: configs' ``yaml-language-server`` comment so editors complete and check keys.
+SCHEMA_FILE = BUNDLED / "configs" / "nnctl.schema.json"
 OUTPUT_ACTIVATION = {"mse": "identity", "binary_crossentropy": "logistic",
                      "categorical_crossentropy": "softmax"}
 HIDDEN_ACTIVATION = "relu"
@@ -481,12 +485,15 @@ class TrainingConfig(_Section):
 class OutputConfig(_Section):
     """Where the model and its history go."""
 
-    model: Path | None = Field(None, description="The model file; default <config name>.npz in"
-                               " the working directory.")
-    history: Path | None = Field(None, description="The per-epoch history CSV; default beside"
-                                 " the model, <model stem>.history.csv.")
+    runs: Path | None = Field(None, description="The folder of run directories: each run"
+                              " without output.model (or -o) writes a new <runs>/<config"
+                              " name>/<n>/. Default: runs/ in the working directory.")
+    model: Path | None = Field(None, description="Write the model exactly here instead of a"
+                               " run directory (as -o does).")
+    history: Path | None = Field(None, description="The per-epoch history CSV when model is set;"
+                                 " default beside it, <model stem>.history.csv.")
 
-    @field_validator("model", "history", mode="before")
+    @field_validator("runs", "model", "history", mode="before")
     @classmethod
     def _path(cls, value, info: ValidationInfo):
         if value is None:
@@ -543,6 +550,26 @@ class Config(_Section):
         return ConfigError(f"{self.where(*path)}: {message}")
 
     @property
+    def name(self) -> str:
+        """The run's name: the config file's stem (``iris`` for configs/iris.yaml)."""
+        return self._stem
+
+    @property
+    def run_parent(self) -> Path | None:
+        """``<runs>/<name>``, the folder that gets a new run directory, or ``None`` when
+        the model goes to a path of its own (``output.model`` or ``-o``)."""
+        if self.output.model is not None:
+            return None
+        return (self.output.runs if self.output.runs is not None else Path("runs")) / self._stem
+
+    def in_run(self, directory: Path) -> Config:
+        """This config writing into the run directory ``directory``."""
+        cfg = self.model_copy(update={"output": self.output.model_copy(
+            update={"model": directory / "model.npz", "history": directory / "history.csv"})})
+        _keep_private(cfg, self, self._raw)
+        return cfg
+
+    @property
     def model_path(self) -> Path:
         return self.output.model if self.output.model is not None else Path(f"{self._stem}.npz")
 
@@ -584,6 +611,28 @@ class Config(_Section):
                                   for layer in d["network"]["layers"]]
         return d
 
+    def resolved(self) -> dict:
+        """Every key with its value, defaults filled in, as a config file holds them: data
+        paths absolute (so the text works from any folder), outputs only where the file set
+        them (so training it again writes a new run, not over this one's files)."""
+        d = self.model_dump(mode="json")
+        for key in ("train", "validation", "test"):
+            value = getattr(self.data, key)
+            d["data"][key] = None if value is None else str(Path(value).resolve())
+        for key in ("runs", "model", "history"):
+            value = getattr(self.output, key)
+            d["output"][key] = None if value is None else str(Path(value).resolve())
+        d["network"]["layers"] = [{k: v for k, v in layer.items() if v is not None}
+                                  for layer in d["network"]["layers"]]
+        return d
+
+    def to_yaml(self) -> str:
+        """``resolved()`` as YAML that ``nnctl train`` reads back to the same config."""
+        head = (f"# The resolved config of {self._source}: every key, defaults filled in.\n"
+                f"# yaml-language-server: $schema={SCHEMA_FILE}\n")
+        return head + yaml.safe_dump(self.resolved(), sort_keys=False, allow_unicode=True,
+                                     width=100)
+
     def build_optimizer(self):
         return self.training._optimizer()
 
@@ -614,7 +663,7 @@ def load(path: str | Path | None) -> Config:
     if path is None:
         if not DEFAULT_CONFIG.is_file():
             raise ConfigError(f"no config given and the bundled {DEFAULT_CONFIG} is missing"
-                              " (nnctl was installed without its source tree); pass a config file")
+                              " (a damaged install: reinstall nnctl); or pass a config file")
         path = DEFAULT_CONFIG
     from .files import read_input
 
@@ -662,11 +711,11 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
     return _validate(data, source=source, lines=lines, base=base, stem=stem)
 
 
-def from_dict(d: dict, *, source: str) -> Config:
+def from_dict(d: dict, *, source: str, stem: str = "model") -> Config:
     """Validate a config held as a dict (such as the one saved in a model file)."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source}: the config must be a mapping, got {_a_kind(d)}")
-    return _validate(d, source=source, lines={}, base=Path("."), stem="model")
+    return _validate(d, source=source, lines={}, base=Path("."), stem=stem)
 
 
 def _validate(data: dict, *, source: str, lines: dict, base: Path, stem: str) -> Config:
@@ -702,7 +751,7 @@ def reference_markdown() -> str:
 def _yaml_value(value) -> str:
     if isinstance(value, Path):
         try:
-            return str(value.relative_to(ROOT))
+            return str(value.relative_to(BUNDLED))
         except ValueError:
             return str(value)
     if isinstance(value, BaseModel):

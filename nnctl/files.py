@@ -9,6 +9,8 @@
   leaves the old file or the whole new one, and two runs writing one path at once leave
   one of the two, never a mix. Through a symlink the link's target is replaced and the
   link kept. A new file gets the umask's mode, a replaced one keeps its own.
+- A run directory (``new_run_dir``) is a new folder, never one that exists: its files
+  cannot replace anything, so they are written in place, as the run goes.
 - Before any work (``check_outputs``): an output that is one of the run's inputs or
   another output, by any spelling, symlink or hard link, is refused, as is an output whose
   directory is missing or cannot take a new file.
@@ -140,6 +142,39 @@ def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def new_run_dir(parent: Path) -> Path:
+    """A new, empty directory ``parent/<n>``, ``n`` one more than the highest there.
+
+    ``mkdir`` claims it (two runs started at once get two numbers), with the umask's mode.
+    """
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        taken = [int(p.name) for p in parent.iterdir() if p.name.isdigit()]
+    except OSError as e:
+        raise OutputError(f"{parent}: cannot make the folder of runs there ({e.strerror});"
+                          " set output.runs to a folder you can write, or use -o MODEL") from None
+    n = max(taken, default=0) + 1
+    while True:
+        try:
+            (parent / str(n)).mkdir()
+            return parent / str(n)
+        except FileExistsError:
+            n += 1
+        except OSError as e:
+            raise OutputError(f"{parent / str(n)}: cannot make the run directory ({e.strerror});"
+                              " set output.runs to a folder you can write, or use -o MODEL") from None
+
+
+def open_log(path: Path, what: str) -> BinaryIO:
+    """A new file in a run directory (or a log the user named), written as the run goes."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write the {what} ({e.strerror}); choose another"
+                          " path") from None
+    return os.fdopen(fd, "wb")
 
 
 def write_output(path: str | Path, write: Callable[[BinaryIO], object], *,

@@ -54,9 +54,12 @@ def save(path: str | Path, network: Network, metadata: dict, optimizer_state: di
 def output(path: str | Path, network: Network, metadata: dict,
            optimizer_state: dict | None = None) -> Output:
     """The model file as one of a command's outputs (``files.write_outputs``)."""
+    from datetime import datetime, timezone
+
     from . import __version__
 
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "nnctl_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "network": network_metadata(network), **metadata}
     arrays = dict(network.arrays())
     for name, value in (optimizer_state or {}).items():
@@ -71,6 +74,35 @@ MAX_PARAMETERS = 2_000_000_000
 _NPY_HEADER = 4096  # an .npy member is its array's bytes plus a header of at most this
 
 
+#: The model's name inside a run directory (``nnctl train`` without ``-o``).
+RUN_MODEL = "model.npz"
+
+
+def locate(path: str | Path) -> Path:
+    """The model file ``path`` names: the file itself, or a run directory's ``model.npz``.
+
+    A folder of runs (``runs/iris``) names its latest run that holds a model.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if (path / RUN_MODEL).exists():
+        return path / RUN_MODEL
+    runs = sorted((int(p.name), p) for p in _subdirs(path) if p.name.isdigit()
+                  and (p / RUN_MODEL).is_file())
+    if runs:
+        return runs[-1][1] / RUN_MODEL
+    raise ModelFileError(f"{path}: a directory with no {RUN_MODEL} (neither a run directory of"
+                         " 'nnctl train' nor a folder of runs); give a model file or a run directory")
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot list the directory ({e.strerror})") from None
+
+
 def load(path: str | Path) -> Model:
     """Read a model file, refusing anything that is not a complete, consistent nnctl model.
 
@@ -79,7 +111,7 @@ def load(path: str | Path) -> Model:
     type, range and consistency with the arrays (``check_metadata``), and the parameters,
     scalers and optimizer state must be finite.
     """
-    path = Path(path)
+    path = locate(path)
     name = str(path)
     if not path.is_file():  # missing, a directory, a pipe or a device: read_input says
         source = io.BytesIO(read_input(path, "model", error=ModelFileError))

@@ -9,6 +9,7 @@ file can move the cursor, clear the screen or retitle the terminal.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import Sequence
 
@@ -29,6 +30,17 @@ from .errors import DataError
 
 console = Console(stderr=True, highlight=False)
 
+#: -q: only warnings, errors and the command's data; -v: every epoch, every column.
+QUIET = False
+VERBOSE = False
+
+
+def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None = None) -> None:
+    """Apply ``-q``, ``-v`` and ``--no-color`` (or ``NO_COLOR`` set and not empty)."""
+    global QUIET, VERBOSE
+    QUIET, VERBOSE = quiet, verbose and not quiet
+    console.no_color = stdout.no_color = color is False or bool(os.environ.get("NO_COLOR"))
+
 #: Control characters (C0, DEL, C1) and the bidirectional overrides that can reorder what
 #: a terminal shows, each written as an escape instead.
 _ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
@@ -46,6 +58,52 @@ def _text(text, style: str = "", *, lines: bool = False) -> Text:
     return Text(safe(text, lines=lines), style=style)
 #: For output that is the command's result but not machine data (the shapes table).
 stdout = Console(highlight=False)
+
+
+def show(table: Table, con: Console | None = None) -> None:
+    """Print ``table`` whole: at its full width when the output is not a terminal (a file,
+    a pipe), as it is when it fits the terminal, and otherwise as one block per row, its
+    cells one per line, folded rather than cut."""
+    con = con or console
+    # Measured without the console's width, which would clamp the answer to itself.
+    need = con.measure(table, options=con.options.update_width(100_000)).maximum
+    if need <= con.width:
+        con.print(table)
+    elif not con.is_terminal:
+        width = con.width
+        con.width = need  # print(width=) is capped at the console's width
+        try:
+            con.print(table, crop=False)
+        finally:
+            con.width = width
+    else:
+        if table.title:
+            con.print(table.title if isinstance(table.title, Text) else Text(str(table.title)),
+                      style="bold", overflow="fold")
+        con.print(vertical(table))
+
+
+def vertical(table: Table) -> Table:
+    """``table`` as blocks: each row's first cell as a heading, then ``header  value`` lines."""
+    out = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+    out.add_column(style="cyan", no_wrap=True)
+    out.add_column(overflow="fold")
+    columns = [(_plain(c.header), list(c.cells)) for c in table.columns]
+    if not columns:
+        return out
+    first_header, firsts = columns[0]
+    for i, first in enumerate(firsts):
+        out.add_row(Text(f"{first_header} " if first_header else "", style="bold")
+                    + (first if isinstance(first, Text) else Text(str(first))), "")
+        for header, cells in columns[1:]:
+            cell = cells[i]
+            if _plain(cell):
+                out.add_row(f"  {header}", cell)
+    return out
+
+
+def _plain(cell) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 def data(text: str) -> None:
@@ -67,7 +125,8 @@ def error(message: str) -> None:
 
 
 def note(message: str, style: str = "") -> None:
-    console.print(_text(message, style=style), soft_wrap=True)
+    if not QUIET:
+        console.print(_text(message, style=style), soft_wrap=True)
 
 
 def warning(message: str) -> None:
@@ -76,6 +135,8 @@ def warning(message: str) -> None:
 
 def summary(info: dict) -> None:
     """The one-screen summary before training."""
+    if QUIET:
+        return
     t = Table(box=box.SIMPLE, show_header=False, title="nnctl train", title_justify="left",
               title_style="bold")
     t.add_column(style="cyan", no_wrap=True)
@@ -87,7 +148,9 @@ def summary(info: dict) -> None:
     t.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items())
               + (f"; {dropped_rows:,} without a target left out" if dropped_rows else ""))
     columns = info.get("columns") or info["features"]
-    shown = ", ".join(columns[:8]) + (f", ... ({len(columns) - 8} more)" if len(columns) > 8 else "")
+    few = len(columns) if VERBOSE else 8
+    shown = ", ".join(columns[:few]) + (f", ... ({len(columns) - few} more; -v lists all)"
+                                        if len(columns) > few else "")
     encoded = info.get("encoded", len(columns))
     t.add_row("features", _text(f"{len(columns)}: {shown}"
                                + (f"; {encoded} inputs encoded" if encoded != len(columns) else "")))
@@ -113,12 +176,71 @@ def summary(info: dict) -> None:
         t.add_row("weights", _text(", ".join(f"{c} {w:.3g}" for c, w in info["class_weights"].items())))
     if info.get("resumed_from_epoch") is not None:
         t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
-    console.print(t)
+    if info.get("output"):
+        t.add_row("output", _text(info["output"]))
+    show(t)
     for w in info.get("warnings", []):
         warning(w)
 
 
-class TrainingProgress:
+def progress(epochs: int, start_epoch: int = 0):
+    """Training's progress on stderr, as a context manager with ``epoch`` and ``batch``:
+    a live bar in a terminal, plain lines otherwise (a pipe, a file, CI), nothing with -q."""
+    if QUIET:
+        return _NoProgress()
+    if console.is_terminal:
+        return TrainingProgress(epochs, start_epoch)
+    return PlainProgress(epochs, start_epoch)
+
+
+def _status(record) -> str:
+    status = f"loss {record.train_loss:.4g}"
+    if record.val_loss is not None:
+        status += f"  val {record.val_loss:.4g}"
+    m = record.metrics
+    key = "val_accuracy" if "val_accuracy" in m else "train_accuracy" if "train_accuracy" in m \
+        else "val_r2" if "val_r2" in m else "train_r2"
+    if key in m:
+        status += f"  {key.replace('_', ' ')} {m[key]:.4f}"
+    return status
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def batch(self, b: int, n: int) -> None:
+        pass
+
+    def epoch(self, record) -> None:
+        pass
+
+
+class PlainProgress(_NoProgress):
+    """One line per tenth of the epochs, and at least one every ``every`` seconds in long
+    epochs; every epoch with -v. For logs: no cursor movement, nothing redrawn."""
+
+    def __init__(self, epochs: int, start_epoch: int = 0, every: float = 10.0) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.epochs, self.start_epoch, self.every = epochs, start_epoch, every
+        self.stride = 1 if VERBOSE else max(1, epochs // 10)
+        self.started = self.last = self.clock()
+
+    def epoch(self, record) -> None:
+        done = record.epoch - self.start_epoch
+        now = self.clock()
+        if done in (1, self.epochs) or done % self.stride == 0 or now - self.last >= self.every:
+            self.last = now
+            console.print(_text(f"epoch {record.epoch}/{self.start_epoch + self.epochs}  "
+                                f"{_status(record)}  ({now - self.started:.1f} s)"), soft_wrap=True)
+
+
+class TrainingProgress(_NoProgress):
     """A rich progress bar over epochs with live loss and metric; use as a context manager."""
 
     def __init__(self, epochs: int, start_epoch: int = 0) -> None:
@@ -132,7 +254,6 @@ class TrainingProgress:
             console=console, transient=False,
         )
         self.task = None
-        self.stride = 1
 
     def __enter__(self) -> TrainingProgress:
         self.progress.__enter__()
@@ -150,16 +271,10 @@ class TrainingProgress:
             self.progress.update(self.task, completed=done + b / n)
 
     def epoch(self, record) -> None:
-        status = f"loss {record.train_loss:.4g}"
-        if record.val_loss is not None:
-            status += f"  val {record.val_loss:.4g}"
-        m = record.metrics
-        key = "val_accuracy" if "val_accuracy" in m else "train_accuracy" if "train_accuracy" in m \
-            else "val_r2" if "val_r2" in m else "train_r2"
-        if key in m:
-            status += f"  {key.replace('_', ' ')} {m[key]:.4f}"
+        if VERBOSE:  # a line per epoch above the bar
+            self.progress.console.print(_text(f"epoch {record.epoch}  {_status(record)}"))
         self.progress.update(self.task, completed=record.epoch - self.start_epoch,
-                             epoch=record.epoch, status=status)
+                             epoch=record.epoch, status=_status(record))
 
 
 _HEADS = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc", "macro_f1": "macro F1",
@@ -174,10 +289,19 @@ def _figure(value) -> str:
     return f"{value:.4f}"
 
 
-def results(res: dict[str, dict[str, float]], task: str) -> None:
+def results(res: dict[str, dict[str, float]], task: str, confusion_of: tuple | None = None) -> None:
     """The final table: loss and the headline metrics per split (regression in the
-    target's units)."""
-    t = Table(box=box.SIMPLE_HEAD, title="results", title_justify="left", title_style="bold")
+    target's units); ``confusion_of = (matrix, classes, split)`` adds that split's matrix."""
+    if QUIET:
+        return
+    show(_results_table(res, task, "results"))
+    if confusion_of is not None:
+        matrix, classes, split = confusion_of
+        confusion(matrix, classes, f"confusion matrix ({split})")
+
+
+def _results_table(res: dict[str, dict], task: str, title: str) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", title_style="bold")
     t.add_column("split")
     t.add_column("loss", justify="right")
     names = ["accuracy", "balanced_accuracy", "macro_f1", "log_loss", "roc_auc"] \
@@ -186,8 +310,8 @@ def results(res: dict[str, dict[str, float]], task: str) -> None:
     for name in names:
         t.add_column(_HEADS[name], justify="right")
     for split, values in res.items():
-        t.add_row(split, _figure(values["loss"]), *(_figure(values.get(k)) for k in names))
-    console.print(t)
+        t.add_row(_text(split), _figure(values.get("loss")), *(_figure(values.get(k)) for k in names))
+    return t
 
 
 def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:
@@ -198,7 +322,7 @@ def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:
         t.add_column(_text(c), justify="right")
     for c, row in zip(classes, matrix):
         t.add_row(_text(c), *(str(v) for v in row))
-    console.print(t)
+    show(t)
 
 
 def evaluation(out: dict) -> None:
@@ -216,7 +340,7 @@ def evaluation(out: dict) -> None:
         for avg in ("macro", "weighted"):
             r = out[avg]
             t.add_row(f"({avg})", _figure(r["precision"]), _figure(r["recall"]), _figure(r["f1"]), "", "")
-        console.print(t)
+        show(t)
         summary_rows = [("accuracy", out["accuracy"]), ("balanced accuracy", out["balanced_accuracy"]),
                         ("log loss", out["log_loss"]), ("ROC AUC", out["roc_auc"])]
         _pairs(summary_rows)
@@ -228,7 +352,7 @@ def evaluation(out: dict) -> None:
         for name in out["targets"]:
             r = out["per_target"][name]
             t.add_row(_text(name), _figure(r["mae"]), _figure(r["rmse"]), _figure(r["r2"]))
-        console.print(t)
+        show(t)
         _pairs([("MAE", out["mae"]), ("RMSE", out["rmse"]), ("R^2", out["r2"])])
 
 
@@ -238,12 +362,15 @@ def _pairs(rows) -> None:
     t.add_column(justify="right")
     for name, value in rows:
         t.add_row(_text(name), _figure(value))
-    console.print(t)
+    show(t)
 
 
 def curves(train: Sequence[float], val: Sequence[float | None], *, width: int = 60,
            height: int = 12, first_epoch: int = 1) -> None:
     """Train and validation loss against epoch, drawn in text."""
+    if QUIET:
+        return
+    width = max(10, min(width, console.width - 14))  # the axis labels take about 14
     console.print(_text(loss_chart(train, val, width=width, height=height, first_epoch=first_epoch),
                         lines=True))
 
@@ -291,7 +418,11 @@ def loss_chart(train: Sequence[float], val: Sequence[float | None], *, width: in
     return "\n".join(lines)
 
 
-def saved(model_path, history_path) -> None:
+def saved(model_path, history_path, run_dir=None, images=()) -> None:
+    if run_dir is not None:
+        files = ", ".join(["model.npz", "config.yaml", "history.csv", "metrics.json", *images])
+        note(f"saved the run to {run_dir}/: {files}", style="green")
+        return
     model = "stdout" if str(model_path) == "-" else model_path
     history = f" and the history to {history_path}" if history_path is not None else ""
     note(f"saved the model to {model}{history}", style="green")
@@ -300,7 +431,7 @@ def saved(model_path, history_path) -> None:
 def shapes_table(info: dict) -> None:
     """``nnctl shapes``: per-layer shapes, parameters, FLOPs and bytes (on stdout)."""
     m = info["m"]
-    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True,
               title=f"{info['network']}, m = {m}, {info['dtype']}", title_justify="left",
               title_style="bold")
     # A gradient has its tensor's shape, so each pair shares a column (JSON lists all eight).
@@ -312,7 +443,7 @@ def shapes_table(info: dict) -> None:
         t.add_row(str(layer["l"]), str(layer["n"]), layer["activation"],
                   *(_shape(s[k]) for k in ("W", "b", "Z", "A")), f"{layer['params']:,}")
     _require_stdout()
-    stdout.print(t)
+    show(t, stdout)
     tot = info["totals"]
     stdout.print(_text(
         f"parameters {tot['params']:,} ({_bytes(tot['param_bytes'])}); cached A[0], Z and A for"
@@ -331,3 +462,51 @@ def _bytes(n: int) -> str:
             return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return ""  # pragma: no cover
+
+
+def model_info(info: dict) -> None:
+    """``nnctl info``: what a model file is (on stdout: it is the command's result)."""
+    _require_stdout()
+    net, training = info["network"], info["training"]
+    t = Table(box=box.SIMPLE, show_header=False, title=_text(f"model {info['file']}"),
+              title_justify="left", title_style="bold")
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    t.add_row("network", _text(net["layers"]))
+    t.add_row("parameters", f"{net['parameters']:,} ({net['dtype']})")
+    t.add_row("loss", net["loss"])
+    target = ", ".join(info.get("target") or [])
+    if info.get("task") == "classification":
+        t.add_row("target", _text(f"{target}: {len(info['classes'])} classes ("
+                                  + ", ".join(info["classes"]) + ")"))
+    else:
+        t.add_row("target", _text(f"{target} (regression)"))
+    t.add_row("inputs", f"{info['inputs']} encoded from {len(info['features'])} feature columns;"
+              f" standardize {info.get('standardize') or 'none'}")
+    status = training.get("status") or "unknown"
+    if training.get("epochs_run") is not None:
+        status += f", {training['epochs_run']} epochs, weights of epoch {training.get('best_epoch')}"
+        status += " (stopped early)" if training.get("stopped_early") else ""
+    t.add_row("training", status)
+    opt = ((info.get("config") or {}).get("training") or {})
+    if opt:
+        o = opt.get("optimizer") or {}
+        t.add_row("config", f"{o.get('name')}, lr {o.get('lr')}, batch {opt.get('batch_size')},"
+                  f" l2 {opt.get('l2')}, seed {opt.get('seed')}, dtype {opt.get('dtype')}")
+    data = (info.get("config") or {}).get("data") or {}
+    if data.get("train"):
+        t.add_row("trained on", _text(data["train"]))
+    t.add_row("created", _text(f"{info.get('created') or 'unknown'} by nnctl"
+                               f" {info.get('nnctl_version') or 'unknown'}"))
+    t.add_row("sha256", info.get("sha256") or "(read from a stream)")
+    show(t, stdout)
+    f = Table(box=box.SIMPLE_HEAD, title="features", title_justify="left", title_style="bold")
+    for col in ("column", "type", "preprocessing"):
+        f.add_column(col, overflow="fold")
+    for c in info["features"]:
+        f.add_row(_text(c["name"]), c["type"], _text(c["preprocessing"]))
+    for name, why in (info.get("dropped_columns") or {}).items():
+        f.add_row(_text(name), "-", _text(f"not used ({why})"))
+    show(f, stdout)
+    if info.get("results"):
+        show(_results_table(info["results"], info.get("task"), "final metrics"), stdout)

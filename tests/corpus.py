@@ -646,7 +646,8 @@ MODEL_CASES = [
     model_case("huge metadata declared", zipped("x.npz", {"metadata.npy": npy(np.array("x" * (70 << 20)))}),
                ["its metadata declares", "far more than a model's"]),
     model_case("the model is a named pipe nobody writes to", fifo("x.npz"), ["a named pipe that nothing wrote to"]),
-    model_case("the model is a directory", lambda f, m: (f / "x.npz").mkdir(), ["is a directory, not a model file"]),
+    model_case("the model is a directory", lambda f, m: (f / "x.npz").mkdir(),
+               ["x.npz: a directory with no model.npz", "give a model file or a run directory"]),
     model_case("the model is a device", symlink("x.npz", "/dev/zero"), ["is a device or socket, not a model file"]),
 ]
 
@@ -698,7 +699,6 @@ OUTPUT = [
                 files={"h.yaml": "data: {train: data.csv}\noutput: {model: m2.npz, history: m2.npz}\n"}),
     output_case("resume over the resumed model", ["train", "c.yaml", "--resume", "m.npz", "-o", "m.npz"], 2,
                 ["the model would overwrite the resumed model"]),
-    output_case("resume without a config or -o", ["train", "--resume", "m.npz"], 2, ["needs -o NEW.npz"]),
     output_case("predictions over the input", ["predict", "m.npz", "data.csv", "-o", "data.csv"], 2,
                 ["the predictions would overwrite the input"]),
     output_case("predictions over the model", ["predict", "m.npz", "data.csv", "-o", "m.npz"], 2,

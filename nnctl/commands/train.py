@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,11 +17,12 @@ from .. import model_file, render
 from .evaluate import finite, headline, report
 from ..config import Config, build_network, resolve_network
 from ..core.network import Network, describe
-from ..core.train import History, fit
+from ..core.train import History, fit, history_columns
 from ..data.prepare import prepare_data
 from ..data.target import output_size
 from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import Output, check_outputs, hold_signals, is_streamed, write_outputs
+from ..files import (Output, check_outputs, hold_signals, is_streamed, new_run_dir, open_log,
+                     write_outputs)
 
 
 @dataclass
@@ -30,7 +33,11 @@ class Outcome:
     history: History
     results: dict[str, dict[str, float]]
     model_path: Path
-    history_path: Path
+    history_path: Path | None
+    #: the run directory (``None`` with -o or output.model)
+    run_dir: Path | None = None
+    #: the names of the plot images written in the run directory
+    images: tuple[str, ...] = ()
 
 
 class Session:
@@ -40,13 +47,20 @@ class Session:
                  resume_path: str | None = None, config_path: str | None = None) -> None:
         self.cfg = cfg
         self.resume = resume
-        # A streamed model (stdout, a pipe) has no file to put a history beside.
-        self.history_path = None if cfg.output.history is None and is_streamed(cfg.model_path) \
-            else cfg.history_path
-        check_outputs([("model", cfg.model_path), ("history", self.history_path)],
-                      [("config", config_path), ("resumed model", resume_path),
-                       ("training data", cfg.data.train), ("validation data", cfg.data.validation),
-                       ("test data", cfg.data.test)])
+        self.run_dir: Path | None = None
+        self.images: tuple[str, ...] = ()
+        self._history_file: _HistoryFile | None = None
+        self._started = time.perf_counter()
+        self._opened = False
+        self.history_path: Path | None = None  # in a run directory: known once it is made
+        if cfg.run_parent is None:  # -o or output.model: exactly there
+            # A streamed model (stdout, a pipe) has no file to put a history beside.
+            self.history_path = None if cfg.output.history is None and is_streamed(cfg.model_path) \
+                else cfg.history_path
+            check_outputs([("model", cfg.model_path), ("history", self.history_path)],
+                          [("config", config_path), ("resumed model", resume_path),
+                           ("training data", cfg.data.train), ("validation data", cfg.data.validation),
+                           ("test data", cfg.data.test)])
         #: the epochs of the resumed model's earlier runs, continued by this one
         self.earlier = _earlier_history(resume)
         saved = resume.metadata.get("data") if resume is not None else None
@@ -78,30 +92,64 @@ class Session:
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
 
+    def open_outputs(self) -> None:
+        """Before the first epoch: claim the run directory (without -o) and write its
+        resolved config, and start the history file, which then grows an epoch at a time."""
+        if self._opened:
+            return
+        self._opened = True
+        cfg = self.cfg
+        if cfg.run_parent is not None:
+            resolved = cfg.to_yaml()
+            self.run_dir = new_run_dir(cfg.run_parent)
+            self.cfg = cfg = cfg.in_run(self.run_dir)
+            self.history_path = cfg.history_path
+            with open_log(self.run_dir / "config.yaml", "resolved config") as f:
+                f.write(resolved.encode("utf-8"))
+        # Live in a run directory, which is new; with -o the model and the history are
+        # replaced together at the end, so an older pair there is never left half-replaced.
+        if self.run_dir is not None:
+            columns = history_columns(self.network, "validation" in self.prep.splits)
+            self._history_file = _HistoryFile(self.history_path, columns, self.earlier)
+
     def train(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> Outcome:
-        """Run the epochs, evaluate every split, save the model and the history.
+        """Run the epochs, evaluate every split, save the model (and in a run directory its
+        metrics and plots); the history is written as the epochs finish.
 
         On divergence or Ctrl-C the best model so far (if an epoch finished) and the history
         are saved before the error is raised again, its message saying where they went.
         """
+        self.open_outputs()
         cfg, prep = self.cfg, self.prep
         train, val = prep.splits["train"], prep.splits.get("validation")
         t = cfg.training
+        log = self._history_file
+
+        def each_epoch(record) -> None:
+            if log is not None:
+                log.add(record)
+            if on_epoch is not None:
+                on_epoch(record)
+
         try:
             history = fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
                           epochs=t.epochs, batch_size=t.batch_for(train.m),
                           rng=np.random.default_rng(t.seed + self.start_epoch),
                           X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
                           schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
-                          on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
+                          on_epoch=each_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
                           sample_weight=prep.sample_weight())
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise
+        finally:
+            if log is not None:
+                log.close()
         with hold_signals():  # a finished run is saved; a stop asked for now comes after
             results = self.evaluate()
             self._save(history, results, status="completed")
-        return Outcome(self.network, history, results, cfg.model_path, self.history_path)
+        return Outcome(self.network, history, results, cfg.model_path, self.history_path,
+                       self.run_dir, self.images)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Loss and the report's headline figures on every split (regression in the
@@ -121,19 +169,15 @@ class Session:
     def _save_partial(self, history: History, error: NnctlError) -> str:
         ran = len(history.records)
         epochs = f"{ran} epoch{'s' if ran != 1 else ''} finished"
+        status = "interrupted" if isinstance(error, TrainingInterrupted) else "diverged"
         if history.best_epoch is None:
-            self._write_history(history)
+            self._write_end(history, status, None, [])
             where = f"; the history is in {self.history_path}" if self.history_path else ""
             return f"{epochs}, so no model was saved{where}"
-        status = "interrupted" if isinstance(error, TrainingInterrupted) else "diverged"
         self._save(history, self.evaluate(), status=status)
-        where = f" and the history to {self.history_path}" if self.history_path else ""
-        return (f"{epochs}; saved the best model so far (epoch {history.best_epoch}) to"
-                f" {self.cfg.model_path}{where}")
-
-    def _write_history(self, history: History) -> None:
-        if self.history_path is not None:
-            write_history(self.history_path, self.earlier + history.rows())
+        where = (f" in {self.run_dir}" if self.run_dir is not None else f" to {self.cfg.model_path}"
+                 + (f" and the history to {self.history_path}" if self.history_path else ""))
+        return f"{epochs}; saved the best model so far (epoch {history.best_epoch}){where}"
 
     def _save(self, history: History, results: dict, *, status: str) -> None:
         cfg = self.cfg
@@ -145,17 +189,51 @@ class Session:
                          "class_weights": self.prep.class_weights,
                          "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
                          "loss_inferred": self.prep.loss_inferred, "results": finite(results),
-                         "reports": finite(self.reports)},
+                         "reports": finite(self.reports), "run_name": cfg.name},
         }
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
         state = self.optimizer.state() if status == "completed" else None
+        meta["training"]["history"] = finite(self.earlier + history.rows())
+        self._write_end(history, status, results,
+                        [model_file.output(cfg.model_path, self.network, meta, state)])
+
+    def _write_end(self, history: History, status: str, results: dict | None,
+                   outputs: list[Output]) -> None:
+        """The files written once the epochs are over: the model, a streamed history, and in
+        a run directory the metrics and the plot images."""
         rows = self.earlier + history.rows()
-        meta["training"]["history"] = finite(rows)
-        outputs = [model_file.output(cfg.model_path, self.network, meta, state)]
-        if self.history_path is not None:  # the two land together, or neither does
+        if self.history_path is not None and self._history_file is None:  # a stream
             outputs.insert(0, Output(self.history_path, history_writer(rows), DataError, "history"))
+        if self.run_dir is not None:
+            metrics = {"status": status, "config": self.cfg.name, "task": self.prep.target.kind,
+                       "classes": self.prep.target.classes,
+                       "epochs_run": history.records[-1].epoch if history.records else self.start_epoch,
+                       "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
+                       "seconds": round(time.perf_counter() - self._started, 3),
+                       "results": finite(results) if results is not None else None,
+                       "reports": finite(self.reports) if results is not None else None}
+            text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+            outputs.append(Output(self.run_dir / "metrics.json",
+                                  lambda f: f.write(text.encode("utf-8")), DataError, "metrics"))
+            outputs.extend(self._images(rows, results))
         write_outputs(outputs)
+
+    def _images(self, rows: list[dict], results: dict | None) -> list[Output]:
+        """The plot images of a run directory (with the plot extra), as outputs."""
+        from .. import plots
+
+        if not plots.available():
+            return []
+        kind = self.prep.target.kind
+        confusion = classes = None
+        if kind == "classification" and results is not None:
+            split = _report_split(self.reports)
+            confusion, classes = self.reports[split]["confusion_matrix"], self.prep.target.classes
+        images = plots.images(rows, task=kind, confusion=confusion, classes=classes)
+        self.images = tuple(images)
+        return [Output(self.run_dir / name, (lambda data: lambda f: f.write(data))(data),
+                       DataError, "plot") for name, data in images.items()]
 
     def summary(self) -> dict:
         """Facts for the one-screen summary before training."""
@@ -189,6 +267,8 @@ class Session:
             "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
             "warnings": prep.warnings + net.warnings,
             "model": str(self.cfg.model_path),
+            "output": (f"{_shown(self.run_dir)}/" if self.run_dir is not None
+                       else _shown(self.cfg.model_path)),
         }
 
 
@@ -226,51 +306,106 @@ def _earlier_history(resume: model_file.Model | None) -> list[dict]:
     return list(resume.metadata.get("training", {}).get("history") or [])
 
 
-def write_history(path: Path, rows: list[dict]) -> None:
-    """The per-epoch rows as CSV; with no epoch finished, the header alone (a true history)."""
-    write_outputs([Output(path, history_writer(rows), DataError, "history")])
+def _report_split(reports: dict) -> str:
+    """The split a run's confusion matrix is shown for: test, else validation, else train."""
+    return "test" if "test" in reports else "validation" if "validation" in reports else "train"
 
 
-def history_writer(rows: list[dict]) -> Callable:
-    columns = list(dict.fromkeys(k for row in rows for k in row)) or list(HISTORY_COLUMNS)
+def _csv_lines(columns: list[str], rows: list[dict], *, header: bool) -> bytes:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
+    if header:
+        writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
                          for k, v in row.items()})
-    data = buf.getvalue().encode("utf-8")
+    return buf.getvalue().encode("utf-8")
+
+
+def history_writer(rows: list[dict]) -> Callable:
+    """The per-epoch rows as CSV; with no epoch finished, the header alone (a true history)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or list(HISTORY_COLUMNS)
+    data = _csv_lines(columns, rows, header=True)
     return lambda f: f.write(data)
+
+
+class _HistoryFile:
+    """The history CSV as training goes: the header and a resumed model's earlier rows at
+    the start, then one line per epoch, each flushed in one write, so ``tail -f`` follows
+    it and a run that is killed leaves every epoch it finished."""
+
+    def __init__(self, path: Path, columns: list[str], earlier: list[dict]) -> None:
+        self.columns = list(dict.fromkeys([*(k for row in earlier for k in row), *columns]))
+        self.f = open_log(path, "history")
+        self._write(_csv_lines(self.columns, earlier, header=True), path)
+        self.path = path
+
+    def add(self, record) -> None:
+        row = {"epoch": record.epoch, "train_loss": record.train_loss, "val_loss": record.val_loss,
+               **record.metrics, "lr": record.lr, "seconds": record.seconds}
+        self._write(_csv_lines(self.columns, [row], header=False), self.path)
+
+    def _write(self, data: bytes, path: Path) -> None:
+        try:
+            self.f.write(data)
+            self.f.flush()
+        except OSError as e:
+            raise DataError(f"{path}: cannot write the history ({e.strerror}); free some space"
+                            " or choose another place") from None
+
+    def close(self) -> None:
+        try:
+            self.f.close()
+        except OSError:
+            pass
 
 
 def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
         batch_size: int | None = None, seed: int | None = None, output: str | None = None,
-        resume: str | None = None) -> Outcome:
-    """``nnctl train``: summary, progress, results and curves on stderr; model and history saved."""
+        resume: str | None = None, as_json: bool = False) -> Outcome:
+    """``nnctl train``: summary, progress, results and curves on stderr; the run saved."""
     model = model_file.load(resume) if resume else None
-    if resume and config is None and output is None:
-        raise ConfigError(f"{resume}: resuming without a config needs -o NEW.npz; the paths saved"
-                          " in a model are never written to")
+    resume_path = model.path if model is not None else None
     if config is None and model is not None:
-        cfg = config_mod.from_dict(model.metadata.get("config"), source=f"{resume} (its saved config)")
+        saved = dict(model.metadata.get("config") or {})
+        training = model.metadata.get("training") or {}
+        name = str(training.get("run_name") or Path(resume_path).stem)
+        if output is None:  # a new run directory: the paths saved in a model are never written to
+            saved["output"] = {k: v for k, v in (saved.get("output") or {}).items()
+                               if k == "runs"} if isinstance(saved.get("output"), dict) else {}
+        cfg = config_mod.from_dict(saved, source=f"{resume_path} (its saved config)", stem=name)
     else:
         cfg = config_mod.load(config)
     cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
-    session = Session(cfg, resume=model, resume_path=resume, config_path=config)
+    if as_json and cfg.run_parent is None and str(cfg.model_path) == "-":
+        raise ConfigError("--json and -o - would both write to stdout; write the model to a file")
+    session = Session(cfg, resume=model, resume_path=resume_path, config_path=config)
+    session.open_outputs()
     render.summary(session.summary())
-    with render.TrainingProgress(cfg.training.epochs, session.start_epoch) as progress:
+    with render.progress(cfg.training.epochs, session.start_epoch) as progress:
         outcome = session.train(on_epoch=progress.epoch, on_batch=progress.batch)
     history = outcome.history
     if history.stopped_early:
         render.note(f"stopped early: no improvement for {cfg.training.patience} epochs;"
                     f" kept the weights of epoch {history.best_epoch}")
-    render.results(outcome.results, session.prep.target.kind)
+    confusion = None
     if session.prep.target.kind == "classification":
-        split = "test" if "test" in session.reports else "validation" if "validation" in session.reports \
-            else "train"
-        render.confusion(session.reports[split]["confusion_matrix"], session.prep.target.classes,
-                         f"confusion matrix ({split})")
+        split = _report_split(session.reports)
+        confusion = (session.reports[split]["confusion_matrix"], session.prep.target.classes, split)
+    render.results(outcome.results, session.prep.target.kind, confusion)
     render.curves(history.column("train_loss"), history.column("val_loss"),
                   first_epoch=session.start_epoch + 1)
-    render.saved(outcome.model_path, outcome.history_path)
+    if outcome.run_dir is not None and not outcome.images:
+        from .. import plots
+
+        render.note(f"no plot images: {plots.MISSING}", style="dim")
+    render.saved(outcome.model_path, outcome.history_path, outcome.run_dir, outcome.images)
+    if as_json:
+        render.data(json.dumps({
+            "run_dir": None if outcome.run_dir is None else str(outcome.run_dir),
+            "model": str(outcome.model_path),
+            "history": None if outcome.history_path is None else str(outcome.history_path),
+            "epochs_run": history.records[-1].epoch if history.records else session.start_epoch,
+            "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
+            "results": finite(outcome.results)}, indent=2, allow_nan=False) + "\n")
     return outcome

@@ -80,6 +80,13 @@ def evaluate(network: Network, X: Array, Y: Array) -> tuple[float, dict[str, flo
     return network.loss.value(Z, A, Y), _metrics(network, A, Y, "")
 
 
+def history_columns(network: Network, validation: bool) -> list[str]:
+    """The keys of ``History.rows()`` for a run of ``network``, known before any epoch."""
+    names = ["accuracy"] if is_classifier(network) else ["r2", "mse"]
+    return ["epoch", "train_loss", "val_loss", *(f"train_{n}" for n in names),
+            *(f"val_{n}" for n in names if validation), "lr", "seconds"]
+
+
 def _metrics(network: Network, A: Array, Y: Array, prefix: str) -> dict[str, float]:
     """Accuracy of a classifier's outputs ``A`` against ``Y``, or R^2 and MSE of a regressor's."""
     if is_classifier(network):

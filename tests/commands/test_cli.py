@@ -34,8 +34,9 @@ def test_train_with_no_arguments_trains_the_default(cli, tmp_path):
     assert run.code == 0, run
     assert "3-3-2-1 (elu, elu, logistic)" in run.stderr
     assert "results" in run.stderr and "train loss" in run.stderr
-    model, history = tmp_path / "default.npz", tmp_path / "default.history.csv"
-    assert f"saved the model to {model.name}" in run.stderr
+    run_dir = tmp_path / "runs" / "default" / "1"
+    model, history = run_dir / "model.npz", run_dir / "history.csv"
+    assert "saved the run to runs/default/1/" in run.stderr
     meta = metadata(model)
     assert meta["training"]["results"]["test"]["accuracy"] >= 0.9
     rows = list(csv.DictReader(io.StringIO(history.read_text())))

@@ -1,0 +1,89 @@
+"""``nnctl info``: what a model file is, from its metadata and arrays, without any data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .. import model_file, render
+from ..core.network import describe
+from .evaluate import finite
+
+
+def sha256(path: Path) -> str | None:
+    """The file's SHA-256, or ``None`` for a stream (a pipe is read once, by the loader)."""
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _feature(column: dict) -> dict:
+    """One raw feature column and what is done to it before the network sees it."""
+    steps = []
+    if column.get("impute"):
+        fill = column.get("fill")
+        steps.append(f"missing -> {column['impute']}" + (f" ({fill!r})" if fill is not None else ""))
+    if column["type"] == "categorical":
+        steps.append(f"one-hot, {len(column.get('categories') or [])} categories"
+                     + (" + (other)" if column.get("other") else ""))
+    elif column["type"] == "boolean":
+        steps.append("0/1")
+    elif column["type"] == "date":
+        steps.append("parts: " + ", ".join(column.get("parts") or []))
+    if column.get("indicator"):
+        steps.append(f"{column['name']}_missing indicator")
+    return {"name": column["name"], "type": column["type"], "preprocessing": "; ".join(steps)}
+
+
+def facts(model: model_file.Model, path: Path) -> dict:
+    """Everything ``nnctl info`` shows (its ``--json``)."""
+    meta, net = model.metadata, model.network
+    data = meta.get("data") or {}
+    training = dict(meta.get("training") or {})
+    history = training.pop("history", None) or []
+    training.pop("reports", None)
+    config = meta.get("config") or {}
+    preprocess = (data.get("preprocess") or {})
+    scaler = data.get("scaler") or {}
+    return {
+        "file": str(path),
+        "sha256": sha256(path),
+        "bytes": path.stat().st_size if path.is_file() else None,
+        "nnctl_version": meta.get("nnctl_version"),
+        "created": meta.get("created"),
+        "format_version": meta.get("format_version"),
+        "network": {"layers": describe(net.sizes, net.activations), "sizes": net.sizes,
+                    "activations": net.activations, "loss": net.loss.name, "dtype": net.dtype.name,
+                    "parameters": net.n_params},
+        "features": [_feature(c) for c in preprocess.get("columns") or []]
+        or [{"name": name, "type": "numeric", "preprocessing": ""} for name in data.get("features") or []],
+        "dropped_columns": preprocess.get("dropped") or {},
+        "inputs": len(data.get("encoded") or data.get("features") or []),
+        "standardize": scaler.get("method"),
+        "target": data.get("target"),
+        "task": data.get("task"),
+        "classes": data.get("classes"),
+        "training": {key: training.get(key) for key in
+                     ("status", "epochs_run", "best_epoch", "stopped_early", "class_weights")},
+        "config": {"training": config.get("training"), "data": {
+            k: (config.get("data") or {}).get(k) for k in ("train", "validation", "test")}},
+        "results": finite(training.get("results")) or {},
+        "epochs_in_history": len(history),
+    }
+
+
+def run(model: str, *, as_json: bool = False) -> dict:
+    """``nnctl info``: the facts as tables on stdout, or as JSON."""
+    path = model_file.locate(model)
+    loaded = model_file.load(path)
+    out = facts(loaded, path)
+    if as_json:
+        render.data(json.dumps(out, indent=2, allow_nan=False) + "\n")
+    else:
+        render.model_info(out)
+    return out

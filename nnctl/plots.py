@@ -1,0 +1,235 @@
+"""Plot images of a run: loss and metric curves and the confusion matrix, as PNG and SVG.
+
+The only module that imports matplotlib, an optional extra (``pip install 'nnctl[plot]'``),
+and only inside ``images``, so importing nnctl costs nothing without it. Figures are built
+with matplotlib's object-oriented API (``Figure`` on an Agg canvas), never pyplot: no
+global figures, no display, safe headless.
+
+Every image is drawn in matplotlib's default style, whatever the user's matplotlibrc says,
+and the same inputs give the same bytes: the SVG has no date and fixed ids, the PNG no
+software stamp. Class labels are text from a data file: they are never read as mathtext
+or TeX, control characters are escaped, and long ones are cut for display.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+MISSING = "plot images need the plot extra: pip install 'nnctl[plot]'"
+
+DPI = 100
+#: Curves are 800x500 px.
+CURVE_SIZE = (8.0, 5.0)
+#: Class labels longer than this are cut, with an ellipsis.
+LABEL_WIDTH = 20
+#: Above this many classes the cells are too small to show their counts.
+ANNOTATE_UP_TO = 30
+#: At most about this many class names on an axis; with more, every k-th one.
+TICKS_UP_TO = 60
+#: Curves with at most this many points mark each one (a single epoch is a dot, not nothing).
+MARK_UP_TO = 50
+
+#: The metric columns each task plots, and the y-axis label.
+_METRICS = {
+    "classification": (("train_accuracy", "val_accuracy"), "accuracy"),
+    "regression": (("train_r2", "val_r2"), "R²"),
+}
+_SPLITS = {"train": "train", "val": "validation"}
+
+_RC = {
+    # Not "text.parse_math": False here: log-scale tick labels are mathtext ("10^{-2}").
+    # Class labels get parse_math=False on their own artists instead.
+    "text.usetex": False,
+    # SVG ids from a hash of the content and this salt instead of a random uuid.
+    "svg.hashsalt": "nnctl",
+    # Glyphs as paths: the SVG looks the same on a machine without DejaVu Sans.
+    "svg.fonttype": "path",
+}
+_PNG_METADATA = {"Software": None}  # drops the version stamp
+_SVG_METADATA = {"Date": None}      # drops the time of drawing
+
+#: Control characters (C0, DEL, C1) and bidirectional overrides, written as escapes: the
+#: same rule as render.safe (this module stands alone, so it has its own copy).
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
+_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+
+
+def available() -> bool:
+    """Whether matplotlib is installed (found, not imported: cheap)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def images(rows: Sequence[Mapping], *, task: str, confusion: Sequence[Sequence[int]] | None = None,
+           classes: Sequence[str] | None = None) -> dict[str, bytes]:
+    """The plot files of a run, contents by file name.
+
+    ``rows`` are the history CSV's rows (``epoch``, ``train_loss``, ``val_loss``, metrics);
+    a missing value (None, ``''``, NaN, inf) is skipped. Always ``loss.png``/``loss.svg``;
+    ``metrics.*`` when a metric column of ``task`` has a value; ``confusion.*`` when
+    ``confusion`` (rows the true class, columns the predicted one) and ``classes`` are given.
+    Raises ImportError (with ``MISSING``) without matplotlib.
+    """
+    if task not in _METRICS:
+        raise ValueError(f"task must be one of {sorted(_METRICS)}, not {task!r}")
+    if confusion is not None and classes is not None:
+        confusion = _counts(confusion, len(classes))
+    out: dict[str, bytes] = {}
+    with _style():
+        _save(_loss(rows), "loss", out)
+        columns, name = _METRICS[task]
+        if any(_series(rows, c)[1] for c in columns):
+            _save(_metric(rows, columns, name), "metrics", out)
+        if confusion is not None and classes:
+            _save(_confusion(confusion, [_label(c) for c in classes]), "confusion", out)
+    return out
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    try:
+        import matplotlib
+        import matplotlib.style
+    except ImportError as e:
+        raise ImportError(MISSING) from e
+    with matplotlib.style.context("default"), matplotlib.rc_context(_RC), \
+            warnings.catch_warnings():
+        # A label in a script DejaVu Sans lacks is drawn as boxes; not worth a warning.
+        warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
+        yield
+
+
+def _figure(size: tuple[float, float], margins=(0.09, 0.11, 0.97, 0.92)):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # Fixed margins rather than a layout engine: constrained layout measured a third of
+    # the drawing time, and these images have one axes whose labels are known.
+    figure = Figure(figsize=size, dpi=DPI)
+    figure.subplots_adjust(*margins)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, stem: str, out: dict[str, bytes]) -> None:
+    for fmt, metadata in (("png", _PNG_METADATA), ("svg", _SVG_METADATA)):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        out[f"{stem}.{fmt}"] = buffer.getvalue()
+
+
+def _loss(rows: Sequence[Mapping]):
+    figure = _figure(CURVE_SIZE)
+    ax = figure.add_subplot()
+    values = _curves(ax, rows, ("train_loss", "val_loss"))
+    # A loss falling by orders of magnitude is flat on a linear scale after the first epochs.
+    if values and min(values) > 0 and max(values) > 20 * min(values):
+        ax.set_yscale("log")
+    if values:
+        title = "loss"
+    elif rows:
+        title = "loss: no finite value in the history"
+    else:
+        title = "loss: no epoch finished"
+    _axes(ax, title, "loss")
+    return figure
+
+
+def _metric(rows: Sequence[Mapping], columns: Sequence[str], name: str):
+    figure = _figure(CURVE_SIZE)
+    ax = figure.add_subplot()
+    _curves(ax, rows, columns)
+    _axes(ax, name, name)
+    return figure
+
+
+def _curves(ax, rows: Sequence[Mapping], columns: Sequence[str]) -> list[float]:
+    """Draws one line per column that has values; returns every value drawn."""
+    drawn: list[float] = []
+    for column in columns:
+        x, y = _series(rows, column)
+        if y:
+            ax.plot(x, y, label=_SPLITS.get(column.split("_", 1)[0], column),
+                    marker="o" if len(y) <= MARK_UP_TO else None, markersize=3)
+            drawn += y
+    if drawn:  # an empty legend is a matplotlib warning
+        ax.legend()
+    return drawn
+
+
+def _axes(ax, title: str, ylabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+def _confusion(counts: list[list[int]], labels: list[str]):
+    n = len(labels)
+    side = min(6.0 + 0.12 * n, 14.0)
+    # The colour bar takes the extra width; the margins leave room for 20-character labels.
+    figure = _figure((side + 1.0, side), margins=(0.2, 0.2, 0.98, 0.94))
+    ax = figure.add_subplot()
+    top = max(1, max(max(row) for row in counts))
+    image = ax.imshow([[float(v) for v in row] for row in counts], cmap="Blues",
+                      interpolation="nearest", vmin=0, vmax=top)
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    # Sizes in points from the room there is: the axes take about 80% of the side.
+    room = side * 72 * 0.8
+    ticks = range(0, n, math.ceil(n / TICKS_UP_TO))
+    size = max(4.0, min(9.0, 0.6 * room / len(ticks)))
+    # Labels are text, not formulas: "$x$" stays "$x$", and "$\\foo$" cannot raise at draw.
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right",
+                  rotation_mode="anchor", fontsize=size, parse_math=False)
+    ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=size, parse_math=False)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix")
+    if n <= ANNOTATE_UP_TO:
+        cell = room / n
+        digits = max(len(str(v)) for row in counts for v in row)
+        size = max(4.0, min(10.0, 0.45 * cell, 1.4 * cell / digits))
+        for i, row in enumerate(counts):
+            for j, v in enumerate(row):
+                # Light text on the dark cells, dark on the light ones.
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=size,
+                        color="white" if v > top / 2 else "black")
+    return figure
+
+
+def _counts(confusion: Sequence[Sequence[int]], n: int) -> list[list[int]]:
+    counts = [[int(v) for v in row] for row in confusion]
+    if len(counts) != n or any(len(row) != n for row in counts):
+        raise ValueError(f"the confusion matrix must be {n}x{n}, one row and column per class")
+    return counts
+
+
+def _series(rows: Sequence[Mapping], column: str) -> tuple[list[float], list[float]]:
+    """Epochs and values of ``column``, without the rows where either is missing."""
+    points = [(_number(row.get("epoch")), _number(row.get(column))) for row in rows]
+    points = [(e, v) for e, v in points if e is not None and v is not None]
+    return [e for e, _ in points], [v for _, v in points]
+
+
+def _number(value) -> float | None:
+    """A finite float, or None for a missing one (None, '', NaN, inf, text that is no number)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _label(text) -> str:
+    """A class label for display: control characters escaped, cut to ``LABEL_WIDTH``."""
+    text = str(text).translate(_ESCAPES)
+    return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 1] + "…"

@@ -1,0 +1,470 @@
+"""A new user's first hour: run directories, live history, init, config, schema, info,
+plot, output that fits, -q/-v/--no-color, completion. Through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import pty
+import select
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import termios
+import fcntl
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import CONFIGS, DATASETS, ROOT, assert_one_line_error, write
+
+BUNDLED = ROOT / "nnctl" / "bundled"
+
+
+def nnctl(*args, cwd, env=None, umask=None, timeout=300):
+    """The real command in a subprocess (stderr a pipe: not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "nnctl", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})},
+                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+
+
+def in_terminal(*args, cwd, columns=80, env=None) -> str:
+    """What the command writes to a terminal of ``columns`` columns (a real pty)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", *map(str, args)], cwd=cwd,
+                            stdin=slave, stdout=slave, stderr=slave, env={**environ, **(env or {})},
+                            close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            proc.kill()
+            raise AssertionError("no output from the terminal for 60 s")
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other end closed: the command ended
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def rows_of(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(Path(path).read_text())))
+
+
+def files_of(directory: Path) -> dict[str, str]:
+    """Every file's SHA-256 by name (to tell a directory was left untouched)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+# -- run directories ---------------------------------------------------------------------
+
+
+def test_two_runs_leave_two_complete_untouched_run_directories_with_the_umasks_modes(tmp_path):
+    first = nnctl("train", "--epochs", "5", cwd=tmp_path, umask=0o027)
+    assert first.returncode == 0, first.stderr
+    run1 = tmp_path / "runs" / "default" / "1"
+    assert "saved the run to runs/default/1/" in first.stderr
+    before = files_of(run1)
+    assert {"model.npz", "config.yaml", "history.csv", "metrics.json"} <= set(before)
+    second = nnctl("train", "--epochs", "5", "--seed", "1", cwd=tmp_path, umask=0o027)
+    assert second.returncode == 0, second.stderr
+    run2 = tmp_path / "runs" / "default" / "2"
+    assert files_of(run1) == before  # the first run is untouched
+    assert set(files_of(run2)) == set(before)
+    assert files_of(run2)["model.npz"] != before["model.npz"]  # another seed, another model
+    for directory in (run1, run2):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o750
+        for f in directory.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o640, f
+    # Each run's files are complete and agree with each other.
+    rows = list(rows_of(run2 / "history.csv"))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    metrics = json.loads((run2 / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs_run"] == 5
+    assert 0 < metrics["results"]["test"]["accuracy"] <= 1
+    resolved = yaml.safe_load((run2 / "config.yaml").read_text())
+    assert resolved["training"]["seed"] == 1 and resolved["training"]["epochs"] == 5
+    assert resolved["output"] == {"runs": None, "model": None, "history": None}
+
+
+def test_o_writes_exactly_there_and_no_run_directory(cli, tmp_path):
+    run = cli("train", "--epochs", "2", "-o", "m.npz")
+    assert run.code == 0, run
+    assert (tmp_path / "m.npz").is_file() and (tmp_path / "m.history.csv").is_file()
+    assert not (tmp_path / "runs").exists()
+
+
+def test_output_runs_in_the_config_names_the_folder_of_runs(cli, tmp_path):
+    write(tmp_path / "c.yaml", f"data: {{train: {DATASETS / 'iris.csv'}, target: species}}\n"
+                               "training: {epochs: 2}\noutput: {runs: experiments}\n")
+    assert cli("train", "c.yaml").code == 0
+    assert cli("train", "c.yaml").code == 0
+    assert sorted(p.name for p in (tmp_path / "experiments" / "c").iterdir()) == ["1", "2"]
+
+
+def test_a_folder_of_runs_that_cannot_be_made_is_one_line(cli, tmp_path):
+    write(tmp_path / "runs", "a file where the folder of runs would go\n")
+    run = cli("train", "--epochs", "2")
+    assert_one_line_error(run, 1, "runs/default", "cannot make the folder of runs")
+    assert (tmp_path / "runs").read_text().startswith("a file")
+
+
+def test_predict_evaluate_and_info_take_a_run_directory(cli, tmp_path):
+    assert cli("train", str(CONFIGS / "iris.yaml"), "--epochs", "20").code == 0
+    assert cli("train", str(CONFIGS / "iris.yaml"), "--epochs", "20", "--seed", "3").code == 0
+    by_dir = cli("predict", "runs/iris/2", DATASETS / "iris.csv")
+    by_file = cli("predict", "runs/iris/2/model.npz", DATASETS / "iris.csv")
+    assert by_dir.code == 0 and by_dir.stdout == by_file.stdout and "p_setosa" in by_dir.stdout
+    latest = cli("predict", "runs/iris", DATASETS / "iris.csv")  # a folder of runs: its latest
+    assert latest.stdout == by_dir.stdout
+    assert cli("predict", "runs/iris/1", DATASETS / "iris.csv").stdout != by_dir.stdout
+    assert cli("evaluate", "runs/iris/1", DATASETS / "iris.csv", "--json").code == 0
+    assert cli("info", "runs/iris/1").code == 0
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(cli("predict", "empty", DATASETS / "iris.csv"), 1, "empty",
+                          "no model.npz", "run directory")
+
+
+def test_resume_from_a_run_directory_writes_a_new_run_that_continues_the_history(cli, tmp_path):
+    assert cli("train", "--epochs", "3").code == 0
+    run = cli("train", "--resume", "runs/default/1", "--epochs", "2")
+    assert run.code == 0, run
+    rows = list(rows_of(tmp_path / "runs/default/2/history.csv"))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert len(list(rows_of(tmp_path / "runs/default/1/history.csv"))) == 3
+
+
+# -- live history and plain progress -----------------------------------------------------
+
+
+def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_path):
+    write(tmp_path / "long.yaml", f"data: {{train: {DATASETS / 'default.csv'}, target: label}}\n"
+                                  "training: {epochs: 100000, batch_size: 8, early_stopping: false}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "long.yaml"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    history = tmp_path / "runs" / "long" / "1" / "history.csv"
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (len(seen) < 3 or seen[-1] <= seen[0]):
+        if history.exists():
+            lines = history.read_text().splitlines()
+            if len(lines) > 1:
+                seen.append(len(lines))
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(seen) >= 3 and seen[-1] > seen[0], seen  # read while training ran: it grew
+    rows = list(rows_of(history))
+    assert len(rows) >= seen[-1] - 1
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))  # whole rows only
+    metrics = json.loads((history.parent / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["epochs_run"] >= len(rows) - 1
+    # Without a terminal, progress is plain lines: some, not one per epoch.
+    progress = [line for line in err.splitlines() if line.startswith("epoch ")]
+    assert 1 <= len(progress) < len(rows) / 2 + 2, err
+
+
+def test_progress_without_a_terminal_is_a_line_per_tenth_and_v_gives_every_epoch(tmp_path):
+    run = nnctl("train", "--epochs", "200", cwd=tmp_path)
+    lines = [line for line in run.stderr.splitlines() if line.startswith("epoch ")]
+    assert lines[0].startswith("epoch 1/200  loss") and lines[-1].startswith("epoch 200/200")
+    assert 10 <= len(lines) <= 30, lines  # one per 20 epochs, and more only if slow
+    verbose = nnctl("train", "--epochs", "30", "-v", cwd=tmp_path)
+    assert len([line for line in verbose.stderr.splitlines() if line.startswith("epoch ")]) == 30
+
+
+def test_quiet_shows_only_the_result(tmp_path):
+    run = nnctl("-q", "train", "--epochs", "3", "--json", cwd=tmp_path)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    out = json.loads(run.stdout)
+    assert out["run_dir"] == "runs/default/1" and out["epochs_run"] == 3
+    assert set(out["results"]) == {"train", "validation", "test"}
+    after = nnctl("train", "-q", "--epochs", "3", cwd=tmp_path)  # after the command too
+    assert after.returncode == 0 and after.stderr == "" and after.stdout == ""
+
+
+# -- output that fits --------------------------------------------------------------------
+
+
+MNIST = """\
+network:
+  inputs: 784
+  layers: [{units: 256, activation: relu}, {units: 128, activation: relu},
+           {units: 10, activation: softmax}]
+loss: categorical_crossentropy
+training: {batch_size: 128}
+"""
+WHOLE = ["(784, 128)", "(256, 784)", "(256, 1)", "(256, 128)", "(128, 256)", "(10, 128)",
+         "200,960", "32,896", "1,290", "softmax", "235,146"]
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_shapes_of_a_784_256_128_10_network_are_whole_in_a_terminal(tmp_path, columns):
+    write(tmp_path / "mnist.yaml", MNIST)
+    out = in_terminal("shapes", "mnist.yaml", cwd=tmp_path, columns=columns, env={"NO_COLOR": "1"})
+    assert "…" not in out and "..." not in out, out
+    for value in WHOLE:
+        assert value in out, (value, out)
+    width = max(len(line) for line in __import__("re").sub(r"\x1b\[[0-9;]*m", "", out).splitlines())
+    assert width <= columns, out
+
+
+def test_shapes_redirected_to_a_file_are_whole_whatever_columns_says(tmp_path):
+    write(tmp_path / "mnist.yaml", MNIST.replace("batch_size: 128", "batch_size: 100000"))
+    run = nnctl("shapes", "mnist.yaml", cwd=tmp_path, env={"COLUMNS": "40"})
+    assert run.returncode == 0, run.stderr
+    assert "…" not in run.stdout
+    for value in ["(784, 100000)", "(256, 100000)", "200,960", "softmax"]:
+        assert value in run.stdout, run.stdout
+    assert "\x1b" not in run.stdout
+
+
+def test_no_color_and_NO_COLOR_leave_no_colour_codes_in_a_terminal(tmp_path):
+    coloured = in_terminal("train", "--epochs", "2", cwd=tmp_path, columns=120)
+    assert "\x1b[3" in coloured or "\x1b[9" in coloured  # the check can see colour
+    for env, args in (({}, ["--no-color"]), ({"NO_COLOR": "1"}, [])):
+        out = in_terminal("train", "--epochs", "2", *args, cwd=tmp_path, columns=120, env=env)
+        assert "saved the run" in out
+        assert not any(code in out for code in ("\x1b[31", "\x1b[32", "\x1b[33", "\x1b[36",
+                                                "\x1b[91", "\x1b[92")), repr(out[:400])
+
+
+# -- init, config, schema ----------------------------------------------------------------
+
+
+def test_init_copies_the_examples_and_never_overwrites(cli, tmp_path):
+    run = cli("init", "proj")
+    assert run.code == 0, run
+    copied = sorted(p.relative_to(tmp_path / "proj").as_posix()
+                    for p in (tmp_path / "proj").rglob("*") if p.is_file())
+    assert "configs/iris.yaml" in copied and "datasets/iris.csv" in copied
+    assert "configs/nnctl.schema.json" in copied and "datasets/README.md" in copied
+    for name in copied:
+        assert (tmp_path / "proj" / name).read_bytes() == (BUNDLED / name).read_bytes()
+    (tmp_path / "proj" / "configs" / "iris.yaml").write_text("# mine\n")
+    again = cli("init", "proj")
+    assert_one_line_error(again, 1, "already exists", "never overwrites")
+    assert (tmp_path / "proj" / "configs" / "iris.yaml").read_text() == "# mine\n"
+    # One file in the way: nothing at all is copied.
+    (tmp_path / "other" / "datasets").mkdir(parents=True)
+    write(tmp_path / "other" / "datasets" / "cars.csv", "mine\n")
+    assert cli("init", "other").code == 1
+    assert sorted(p.name for p in (tmp_path / "other").rglob("*") if p.is_file()) == ["cars.csv"]
+
+
+def test_init_configs_train_from_their_folder(cli, tmp_path):
+    assert cli("init").code == 0  # default: the working directory
+    for config in sorted((tmp_path / "configs").glob("*.yaml")):
+        run = cli("train", config.relative_to(tmp_path), "--epochs", "2")
+        assert run.code == 0, (config, run)
+        assert (tmp_path / "runs" / config.stem / "1" / "model.npz").is_file()
+
+
+def test_config_prints_the_resolved_config_that_trains_the_same(cli, tmp_path):
+    run = cli("config", CONFIGS / "iris.yaml")
+    assert run.code == 0, run
+    resolved = yaml.safe_load(run.stdout)
+    assert resolved["training"]["optimizer"] == {"name": "adam", "lr": 0.005, "beta1": 0.9,
+                                                 "beta2": 0.999, "eps": 1e-08}
+    assert resolved["data"]["validation_split"] == 0.2 and resolved["data"]["stratify"] is True
+    assert Path(resolved["data"]["train"]).is_absolute()
+    write(tmp_path / "full.yaml", run.stdout)
+    again = cli("config", "full.yaml")
+    body = lambda text: text.split("\n", 1)[1]  # noqa: E731 - line 1 names the source
+    assert body(again.stdout) == body(run.stdout)  # read back: unchanged
+    a = cli("train", CONFIGS / "iris.yaml", "--epochs", "5", "-o", "a.npz", "--json")
+    b = cli("train", "full.yaml", "--epochs", "5", "-o", "b.npz", "--json")
+    assert json.loads(a.stdout)["results"] == json.loads(b.stdout)["results"]
+    as_json = cli("config", CONFIGS / "iris.yaml", "--json")
+    assert json.loads(as_json.stdout) == resolved
+
+
+def test_config_of_a_bad_file_is_the_trainers_one_line_error(cli, tmp_path):
+    write(tmp_path / "bad.yaml", "training:\n  epochs: -3\n")
+    assert_one_line_error(cli("config", "bad.yaml"), 2, "bad.yaml, line 2", "training.epochs")
+
+
+def test_schema_is_the_bundled_file_and_validates_every_bundled_config(cli):
+    jsonschema = pytest.importorskip("jsonschema")
+    run = cli("schema")
+    assert run.code == 0
+    schema = json.loads(run.stdout)
+    assert run.stdout == (BUNDLED / "configs" / "nnctl.schema.json").read_text()
+    validator = jsonschema.Draft202012Validator(schema)
+    for config in sorted(CONFIGS.glob("*.yaml")):
+        text = config.read_text()
+        assert text.startswith("# yaml-language-server: $schema=nnctl.schema.json\n"), config
+        validator.validate(yaml.safe_load(text))
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"training": {"epochs": "many"}})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"trainig": {}})
+
+
+# -- info --------------------------------------------------------------------------------
+
+
+def test_info_tells_what_a_model_is(cli, tmp_path):
+    assert cli("train", CONFIGS / "penguins.yaml", "--epochs", "3", "-o", "p.npz").code == 0
+    run = cli("info", "p.npz")
+    assert run.code == 0, run
+    digest = hashlib.sha256((tmp_path / "p.npz").read_bytes()).hexdigest()
+    for text in ("10-32-16-3 (relu, relu, softmax)", "931 (float64)", "species: 3 classes", "Adelie",
+                 "island", "one-hot, 3 categories", "missing -> median", digest, "completed",
+                 "final metrics", "nnctl 0.", "adam"):
+        assert text in run.stdout, (text, run)
+    info = json.loads(cli("info", "p.npz", "--json").stdout)
+    assert info["sha256"] == digest and info["network"]["parameters"] == 931
+    assert info["classes"] == ["Adelie", "Chinstrap", "Gentoo"] and info["task"] == "classification"
+    assert info["training"]["epochs_run"] == 3 and info["created"].endswith("+00:00")
+    assert {f["name"] for f in info["features"]} >= {"island", "sex", "body_mass_g"}
+    assert 0 <= info["results"]["test"]["accuracy"] <= 1
+    import nnctl
+
+    assert info["nnctl_version"] == nnctl.__version__
+
+
+def test_info_on_something_that_is_not_a_model_is_one_line(cli, tmp_path):
+    write(tmp_path / "x.npz", "not a zip")
+    assert_one_line_error(cli("info", "x.npz"), 1, "x.npz", "not an nnctl model")
+    assert_one_line_error(cli("info", "missing.npz"), 1, "missing.npz")
+
+
+# -- plot --------------------------------------------------------------------------------
+
+
+def _png(path: Path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def test_plot_draws_a_runs_curves_again_as_images(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    assert cli("train", "--epochs", "30").code == 0
+    run = cli("plot", "runs/default/1", "-o", "again")
+    assert run.code == 0, run
+    assert "train loss" in run.stderr  # the terminal chart too
+    for name in ("loss", "metrics", "confusion"):
+        image = _png(tmp_path / "again" / f"{name}.png")
+        assert image.size[0] >= 400 and image.size[1] >= 300, image.size
+        colours = image.getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 20, name  # not blank
+        assert (tmp_path / "again" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    # the images training wrote and the ones drawn again from the same history agree
+    assert (tmp_path / "again" / "loss.png").read_bytes() == \
+        (tmp_path / "runs/default/1/loss.png").read_bytes()
+
+
+def test_plot_of_a_history_csv_writes_beside_it(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    assert cli("train", CONFIGS / "diabetes.yaml", "--epochs", "5", "-o", "d.npz").code == 0
+    run = cli("plot", "d.history.csv")
+    assert run.code == 0, run
+    assert _png(tmp_path / "d.loss.png").size[0] >= 400
+    assert (tmp_path / "d.metrics.png").is_file() and not (tmp_path / "d.confusion.png").exists()
+
+
+def test_plot_of_a_damaged_history_is_one_line_naming_the_place(cli, tmp_path):
+    write(tmp_path / "h.csv", "epoch,train_loss\n1,0.5\n2,lots\n")
+    assert_one_line_error(cli("plot", "h.csv"), 1, "h.csv, line 3", "train_loss", "'lots'")
+    write(tmp_path / "data.csv", "a,b\n1,2\n")
+    assert_one_line_error(cli("plot", "data.csv"), 1, "data.csv", "not an nnctl history")
+
+
+# -- completion --------------------------------------------------------------------------
+
+
+def test_shell_completion_through_click(tmp_path):
+    source = nnctl(cwd=tmp_path, env={"_NNCTL_COMPLETE": "bash_source"})
+    assert source.returncode == 0 and "complete -o nosort -F" in source.stdout
+    words = nnctl(cwd=tmp_path, env={"_NNCTL_COMPLETE": "bash_complete", "COMP_WORDS": "nnctl in",
+                                     "COMP_CWORD": "1"})
+    assert "plain,info" in words.stdout and "plain,init" in words.stdout, words.stdout
+
+
+# -- an install that works anywhere ------------------------------------------------------
+
+
+def test_a_wheel_from_a_clean_copy_trains_the_default_and_init_configs_anywhere(tmp_path):
+    """Build a wheel from the tracked files, install it into a new virtual environment and
+    use it from an empty folder. The wheel is installed without its dependencies, which the
+    new environment takes from this one (a .pth line), so no index is needed for them."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    source = tmp_path / "src"
+    for name in tracked.stdout.decode().split("\0"):
+        if name and (ROOT / name).exists() and not name.startswith("tests/"):
+            dest = source / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / name).is_symlink():
+                os.symlink(os.readlink(ROOT / name), dest)
+            else:
+                dest.write_bytes((ROOT / name).read_bytes())
+    dist = tmp_path / "dist"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist,
+                            source], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = dist.glob("nnctl-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install",
+                                "--no-deps", "--no-index", "-q", wheel],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    import numpy  # where this environment's dependencies are
+
+    deps = Path(numpy.__file__).parent.parent
+    (Path(site) / "nnctl-test-deps.pth").write_text(f"{deps}\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = venv / "bin" / "nnctl"
+
+    def use(*args):
+        return subprocess.run([command, *map(str, args)], cwd=empty, capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    where = subprocess.run([python, "-c", "import nnctl; print(nnctl.__file__)"], cwd=empty,
+                           capture_output=True, text=True, env=env)
+    assert where.stdout.startswith(site), where  # the wheel's nnctl, not the checkout
+    import nnctl
+
+    assert use("--version").stdout.strip() == f"nnctl, version {nnctl.__version__}"
+    trained = use("train")
+    assert trained.returncode == 0, trained.stderr
+    assert "3-3-2-1 (elu, elu, logistic)" in trained.stderr
+    metrics = json.loads((empty / "runs" / "default" / "1" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 200 and metrics["results"]["test"]["accuracy"] > 0.9
+    assert use("init").returncode == 0
+    for config in sorted((empty / "configs").glob("*.yaml")):
+        run = use("train", f"configs/{config.name}", "--epochs", "2")
+        assert run.returncode == 0, (config, run.stderr)
+    assert sorted(p.name for p in (empty / "runs").iterdir()) == \
+        sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    names = subprocess.run([python, "-m", "zipfile", "-l", wheel], capture_output=True,
+                           text=True).stdout
+    assert "LICENSE" in names and "nnctl/bundled/datasets/README.md" in names
