@@ -45,7 +45,7 @@ def run(directory: str) -> list[Path]:
                           " was left behind; choose another folder") from None
     configs = sum(1 for _, dst in plan if dst.suffix == ".yaml")
     datasets = sum(1 for _, dst in plan if dst.suffix == ".csv")
+    start = "" if target == Path(".") else f"cd {target} && "
     render.note(f"copied {configs} configs and {datasets} datasets into {target}/ (configs/,"
-                " datasets/); try: nnctl train " + str(target / "configs" / "iris.yaml"),
-                style="green")
+                f" datasets/); try: {start}nnctl train configs/iris.yaml", style="green")
     return [dst for _, dst in plan]

@@ -277,6 +277,9 @@ def _shown(path) -> str:
     import os
 
     text = str(path)
+    bundled = config_mod.BUNDLED
+    if Path(text).is_relative_to(bundled):
+        return f"{Path(text).relative_to(bundled)} (bundled with nnctl)"
     try:
         rel = os.path.relpath(text)
     except ValueError:

@@ -468,3 +468,18 @@ def test_a_wheel_from_a_clean_copy_trains_the_default_and_init_configs_anywhere(
     names = subprocess.run([python, "-m", "zipfile", "-l", wheel], capture_output=True,
                            text=True).stdout
     assert "LICENSE" in names and "nnctl/bundled/datasets/README.md" in names
+
+
+def test_without_matplotlib_one_line_says_how_to_install_the_plot_extra(tmp_path):
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    write(blocker / "__init__.py", "raise ImportError('matplotlib is not installed here')\n")
+    env = {"PYTHONPATH": str(tmp_path / "blocker")}
+    run = nnctl("train", "--epochs", "3", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    hints = [line for line in run.stderr.splitlines() if "nnctl[plot]" in line]
+    assert hints == ["no plot images: plot images need the plot extra: pip install 'nnctl[plot]'"]
+    assert not list((tmp_path / "runs" / "default" / "1").glob("*.png"))
+    again = nnctl("plot", "runs/default/1", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "train loss" in again.stderr  # the terminal chart still
+    assert again.stderr.splitlines()[-1] == "Error: plot images need the plot extra: pip install 'nnctl[plot]'"
