@@ -93,7 +93,7 @@ def test_two_runs_leave_two_complete_untouched_run_directories_with_the_umasks_m
         for f in directory.iterdir():
             assert stat.S_IMODE(f.stat().st_mode) == 0o640, f
     # Each run's files are complete and agree with each other.
-    rows = list(rows_of(run2 / "history.csv"))
+    rows = rows_of(run2 / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
     metrics = json.loads((run2 / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["epochs_run"] == 5
@@ -145,15 +145,16 @@ def test_resume_from_a_run_directory_writes_a_new_run_that_continues_the_history
     assert cli("train", "--epochs", "3").code == 0
     run = cli("train", "--resume", "runs/default/1", "--epochs", "2")
     assert run.code == 0, run
-    rows = list(rows_of(tmp_path / "runs/default/2/history.csv"))
+    rows = rows_of(tmp_path / "runs/default/2/history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
-    assert len(list(rows_of(tmp_path / "runs/default/1/history.csv"))) == 3
+    assert len(rows_of(tmp_path / "runs/default/1/history.csv")) == 3
 
 
 # -- live history and plain progress -----------------------------------------------------
 
 
-def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_path, stop):
     write(tmp_path / "long.yaml", f"data: {{train: {DATASETS / 'default.csv'}, target: label}}\n"
                                   "training: {epochs: 100000, batch_size: 8, early_stopping: false}\n")
     proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "long.yaml"], cwd=tmp_path,
@@ -167,13 +168,18 @@ def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_pa
             if len(lines) > 1:
                 seen.append(len(lines))
         time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
     assert len(seen) >= 3 and seen[-1] > seen[0], seen  # read while training ran: it grew
-    rows = list(rows_of(history))
+    rows = rows_of(history)
     assert len(rows) >= seen[-1] - 1
     assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))  # whole rows only
+    assert all(r["seconds"] and float(r["train_loss"]) > 0 for r in rows)
+    if stop == signal.SIGKILL:  # nothing could be done at the end, and the rows are still true
+        assert proc.returncode == -signal.SIGKILL
+        assert not (history.parent / "metrics.json").exists()
+        return
+    assert proc.returncode == 130, err
     metrics = json.loads((history.parent / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["epochs_run"] >= len(rows) - 1
     # Without a terminal, progress is plain lines: some, not one per epoch.
