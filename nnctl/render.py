@@ -63,7 +63,7 @@ stdout = Console(highlight=False)
 def show(table: Table, con: Console | None = None) -> None:
     """Print ``table`` whole: at its full width when the output is not a terminal (a file,
     a pipe), as it is when it fits the terminal, and otherwise as one block per row, its
-    cells one per line, folded rather than cut."""
+    cells one per line, folded rather than cut (a table of name-value lines just wraps)."""
     con = con or console
     # Measured without the console's width, which would clamp the answer to itself.
     need = con.measure(table, options=con.options.update_width(100_000)).maximum
@@ -76,6 +76,10 @@ def show(table: Table, con: Console | None = None) -> None:
             con.print(table, crop=False)
         finally:
             con.width = width
+    elif not table.show_header:  # name-value lines already: the values wrap, never cut
+        for column in table.columns[1:]:
+            column.no_wrap, column.overflow = False, "fold"
+        con.print(table)
     else:
         if table.title:
             con.print(table.title if isinstance(table.title, Text) else Text(str(table.title)),

@@ -153,8 +153,8 @@ def test_resume_from_a_run_directory_writes_a_new_run_that_continues_the_history
 # -- live history and plain progress -----------------------------------------------------
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_path, stop):
+def _train_and_stop(tmp_path, stop):
+    """Start a long run, read its history while it trains, then stop it with ``stop``."""
     write(tmp_path / "long.yaml", f"data: {{train: {DATASETS / 'default.csv'}, target: label}}\n"
                                   "training: {epochs: 100000, batch_size: 8, early_stopping: false}\n")
     proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "long.yaml"], cwd=tmp_path,
@@ -175,16 +175,23 @@ def test_the_history_grows_while_training_runs_and_a_stopped_run_keeps_it(tmp_pa
     assert len(rows) >= seen[-1] - 1
     assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))  # whole rows only
     assert all(r["seconds"] and float(r["train_loss"]) > 0 for r in rows)
-    if stop == signal.SIGKILL:  # nothing could be done at the end, and the rows are still true
-        assert proc.returncode == -signal.SIGKILL
-        assert not (history.parent / "metrics.json").exists()
-        return
+    return proc, err, rows, history.parent
+
+
+def test_the_history_grows_while_training_runs_and_ctrl_c_keeps_it(tmp_path):
+    proc, err, rows, run_dir = _train_and_stop(tmp_path, signal.SIGINT)
     assert proc.returncode == 130, err
-    metrics = json.loads((history.parent / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["epochs_run"] >= len(rows) - 1
     # Without a terminal, progress is plain lines: some, not one per epoch.
     progress = [line for line in err.splitlines() if line.startswith("epoch ")]
     assert 1 <= len(progress) < len(rows) / 2 + 2, err
+
+
+def test_a_run_killed_by_kill_9_leaves_a_true_history(tmp_path):
+    proc, err, rows, run_dir = _train_and_stop(tmp_path, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run_dir / "metrics.json").exists()  # nothing could be done at the end
 
 
 def test_progress_without_a_terminal_is_a_line_per_tenth_and_v_gives_every_epoch(tmp_path):
