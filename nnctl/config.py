@@ -560,7 +560,9 @@ class Config(_Section):
         the model goes to a path of its own (``output.model`` or ``-o``)."""
         if self.output.model is not None:
             return None
-        return (self.output.runs if self.output.runs is not None else Path("runs")) / self._stem
+        from .files import run_name
+
+        return (self.output.runs if self.output.runs is not None else Path("runs")) / run_name(self._stem)
 
     def in_run(self, directory: Path) -> Config:
         """This config writing into the run directory ``directory``."""

@@ -144,6 +144,14 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def run_name(text: str) -> str:
+    """``text`` as one safe folder name for a run (a config's stem, or a name a model file
+    carries, which is untrusted): no ``/`` or NUL, not ``.`` or ``..``, at most 100
+    characters."""
+    name = str(text).replace("/", "_").replace("\0", "_")[:100]
+    return name if name.strip(". ") else "run"
+
+
 def new_run_dir(parent: Path) -> Path:
     """A new, empty directory ``parent/<n>``, ``n`` one more than the highest there.
 

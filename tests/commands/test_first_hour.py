@@ -496,3 +496,20 @@ def test_without_matplotlib_one_line_says_how_to_install_the_plot_extra(tmp_path
     again = nnctl("plot", "runs/default/1", cwd=tmp_path, env=env)
     assert again.returncode == 1 and "train loss" in again.stderr  # the terminal chart still
     assert again.stderr.splitlines()[-1] == "Error: plot images need the plot extra: pip install 'nnctl[plot]'"
+
+
+def test_a_run_name_from_an_untrusted_model_stays_inside_the_folder_of_runs(cli, tmp_path):
+    import numpy as np
+
+    assert cli("train", "--epochs", "2", "-o", "m.npz").code == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["training"]["run_name"] = "../../escaped"
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "evil.npz", **arrays)
+    run = cli("train", "--resume", "evil.npz", "--epochs", "1")
+    assert run.code == 0, run
+    assert (tmp_path / "runs" / ".._.._escaped" / "1" / "model.npz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.npz", "m.history.csv", "m.npz", "runs"]
+    assert not (tmp_path.parent / "escaped").exists()
