@@ -286,7 +286,13 @@ def stdout_binary() -> BinaryIO:
 
 
 class _signals_held:
-    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (then they arrive)."""
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (then they arrive).
+
+    The handlers are swapped for ones that only note the signal, and the first noted one
+    is raised again at the end. (Blocking with ``pthread_sigmask`` is not enough: it blocks
+    the main thread only, and the kernel gives the signal to any thread that does not
+    block it, such as BLAS's, after which Python runs the handler all the same.)
+    """
 
     SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -294,17 +300,25 @@ class _signals_held:
         import signal
         import threading
 
-        self.held = threading.current_thread() is threading.main_thread() \
-            and hasattr(signal, "pthread_sigmask")
-        if self.held:
-            signal.pthread_sigmask(signal.SIG_BLOCK, [getattr(signal, n) for n in self.SIGNALS])
+        self.pending: list[int] = []
+        self.saved: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                number = getattr(signal, name, None)
+                if number is not None:
+                    self.saved[number] = signal.signal(number, self._note)
         return self
+
+    def _note(self, signum, frame) -> None:
+        self.pending.append(signum)
 
     def __exit__(self, *exc):
         import signal
 
-        if self.held:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [getattr(signal, n) for n in self.SIGNALS])
+        for number, handler in self.saved.items():
+            signal.signal(number, handler)
+        if self.pending and exc[0] is None:
+            signal.raise_signal(self.pending[0])
 
 
 def hold_signals() -> _signals_held:

@@ -1,13 +1,16 @@
 """Ctrl-C on a real `nnctl train` process: the best model so far is saved and said so."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from nnctl import model_file
 
@@ -108,3 +111,39 @@ def test_a_kill_while_predictions_are_written_leaves_the_old_file(tmp_path):
     assert outcomes == {"old", "new"}  # killed mid-way at least once, and let finish at last
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert all(name.startswith(".p.csv.") and name.endswith(".tmp") for name in leftovers)
+
+
+SLOW_SAVE = textwrap.dedent("""\
+    import pathlib, sys, time
+    from nnctl import plots
+    from nnctl.cli import main
+
+    def slow_images(*args, **kwargs):  # the final save, slowed down so a signal lands in it
+        pathlib.Path("saving").write_text("now")
+        time.sleep(2)
+        return {}
+
+    plots.available = lambda: True
+    plots.images = slow_images
+    main(sys.argv[1:], prog_name="nnctl")
+    """)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_during_the_final_save_comes_after_the_run_is_saved(tmp_path, stop):
+    write(tmp_path / "slow.py", SLOW_SAVE)
+    proc = subprocess.Popen([sys.executable, "slow.py", "train", "--epochs", "3", "-q"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "saving").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(stop)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == (130 if stop == signal.SIGINT else 128 + stop), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    run = tmp_path / "runs" / "default" / "1"
+    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
+    assert model_file.load(run).metadata["training"]["status"] == "completed"
