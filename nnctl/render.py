@@ -84,26 +84,33 @@ def show(table: Table, con: Console | None = None) -> None:
         if table.title:
             con.print(table.title if isinstance(table.title, Text) else Text(str(table.title)),
                       style="bold", overflow="fold")
-        con.print(vertical(table))
+        con.print(vertical(table, con.width))
 
 
-def vertical(table: Table) -> Table:
-    """``table`` as blocks: each row's first cell as a heading, then ``header  value`` lines."""
-    out = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
-    out.add_column(style="cyan", no_wrap=True)
-    out.add_column(overflow="fold")
-    columns = [(_plain(c.header), list(c.cells)) for c in table.columns]
+def vertical(table: Table, width: int = 80):
+    """``table`` as blocks: each row's first cell as a heading, then ``header  value``
+    lines. Everything wraps (headings, names and values), so nothing is cut at any width."""
+    from rich.console import Group
+
+    columns = [(c.header, list(c.cells)) for c in table.columns]
+    blocks = []
     if not columns:
-        return out
+        return Group()
     first_header, firsts = columns[0]
     for i, first in enumerate(firsts):
-        out.add_row(Text(f"{first_header} " if first_header else "", style="bold")
-                    + (first if isinstance(first, Text) else Text(str(first))), "")
+        heading = Text(f"{_plain(first_header)} " if _plain(first_header) else "", style="bold")
+        heading.append_text(first if isinstance(first, Text) else Text(str(first)))
+        heading.overflow = "fold"
+        lines = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+        # A name takes at most half the width, so its value always has room.
+        lines.add_column(style="cyan", overflow="fold", max_width=max(4, width // 2))
+        lines.add_column(overflow="fold")
         for header, cells in columns[1:]:
             cell = cells[i]
             if _plain(cell):
-                out.add_row(f"  {header}", cell)
-    return out
+                lines.add_row(Text("  ") + (header if isinstance(header, Text) else Text(header)), cell)
+        blocks.extend([heading, lines])
+    return Group(*blocks)
 
 
 def _plain(cell) -> str:
@@ -192,7 +199,7 @@ def progress(epochs: int, start_epoch: int = 0):
     a live bar in a terminal, plain lines otherwise (a pipe, a file, CI), nothing with -q."""
     if QUIET:
         return _NoProgress()
-    if console.is_terminal:
+    if console.is_terminal and console.width >= 80:  # narrower, the bar would cut its text
         return TrainingProgress(epochs, start_epoch)
     return PlainProgress(epochs, start_epoch)
 

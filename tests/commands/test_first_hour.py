@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -235,7 +236,7 @@ def test_shapes_of_a_784_256_128_10_network_are_whole_in_a_terminal(tmp_path, co
     assert "…" not in out and "..." not in out, out
     for value in WHOLE:
         assert value in out, (value, out)
-    width = max(len(line) for line in __import__("re").sub(r"\x1b\[[0-9;]*m", "", out).splitlines())
+    width = max(len(line) for line in re.sub(r"\x1b\[[0-9;]*m", "", out).splitlines())
     assert width <= columns, out
 
 
@@ -513,3 +514,27 @@ def test_a_run_name_from_an_untrusted_model_stays_inside_the_folder_of_runs(cli,
     assert (tmp_path / "runs" / ".._.._escaped" / "1" / "model.npz").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.npz", "m.history.csv", "m.npz", "runs"]
     assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_long_class_names_in_a_narrow_terminal_lose_nothing(tmp_path):
+    long = {"setosa": "Iris setosa subspecies with a very long descriptive name A",
+            "versicolor": "Iris setosa subspecies with a very long descriptive name B"}
+    text = (DATASETS / "iris.csv").read_text()
+    for short, name in long.items():
+        text = text.replace(f",{short}\n", f",{name}\n")
+    write(tmp_path / "long.csv", text)
+    write(tmp_path / "c.yaml", "data: {train: long.csv, target: species}\ntraining: {epochs: 5}\n"
+                               "output: {model: m.npz}\n")
+    trained = in_terminal("train", "c.yaml", "--no-color", cwd=tmp_path, columns=40)
+    assert "…" not in trained and "saved the model to m.npz" in trained, trained
+    out = in_terminal("evaluate", "m.npz", "long.csv", "--no-color", cwd=tmp_path, columns=40)
+    report = json.loads(nnctl("evaluate", "m.npz", "long.csv", "--json", cwd=tmp_path).stdout)
+    assert "…" not in out, out
+    # Names and values may wrap over lines (bold stays with --no-color); none is cut.
+    flat = " ".join(re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out).split())
+    for name in long.values():
+        assert name in flat, (name, out)
+        assert f"precision {report['per_class'][name]['precision']:.4f}" in flat, out
+    for row in report["confusion_matrix"]:
+        for count in row:
+            assert f" {count} " in f" {flat} ", out
