@@ -152,6 +152,11 @@ def run_name(text: str) -> str:
     return name if name.strip(". ") else "run"
 
 
+def is_run_number(name: str) -> bool:
+    """``3`` is a run's folder; ``²``, ``٣`` and ``03`` are not (``isdigit`` says yes to them)."""
+    return name.isascii() and name.isdigit() and str(int(name)) == name
+
+
 def new_run_dir(parent: Path) -> Path:
     """A new, empty directory ``parent/<n>``, ``n`` one more than the highest there.
 
@@ -159,8 +164,15 @@ def new_run_dir(parent: Path) -> Path:
     """
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        taken = [int(p.name) for p in parent.iterdir() if p.name.isdigit()]
+        taken = [int(p.name) for p in parent.iterdir() if is_run_number(p.name)]
     except OSError as e:
+        # Name the part of the path that is in the way (a file, a broken link), if any.
+        blocker = next((p for p in [*reversed(parent.parents[:-1]), parent]
+                        if os.path.lexists(p) and not p.is_dir()), None)
+        if blocker is not None:
+            raise OutputError(f"{blocker}: is not a folder (a file or a broken link), so the"
+                              f" runs cannot go in {parent}; move it, set output.runs, or use"
+                              " -o MODEL") from None
         raise OutputError(f"{parent}: cannot make the folder of runs there ({e.strerror});"
                           " set output.runs to a folder you can write, or use -o MODEL") from None
     n = max(taken, default=0) + 1

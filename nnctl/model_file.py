@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .files import Output, available_memory, read_input, write_outputs
+from .files import Output, available_memory, is_run_number, read_input, write_outputs
 from .core.network import Network
 
 FORMAT = "nnctl-model"
@@ -88,7 +88,7 @@ def locate(path: str | Path) -> Path:
         return path
     if (path / RUN_MODEL).exists():
         return path / RUN_MODEL
-    runs = sorted((int(p.name), p) for p in _subdirs(path) if p.name.isdigit()
+    runs = sorted((int(p.name), p) for p in _subdirs(path) if is_run_number(p.name)
                   and (p / RUN_MODEL).is_file())
     if runs:
         return runs[-1][1] / RUN_MODEL

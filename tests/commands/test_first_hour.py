@@ -119,11 +119,22 @@ def test_output_runs_in_the_config_names_the_folder_of_runs(cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "experiments" / "c").iterdir()) == ["1", "2"]
 
 
-def test_a_folder_of_runs_that_cannot_be_made_is_one_line(cli, tmp_path):
+def test_a_folder_of_runs_that_cannot_be_made_is_one_line_naming_what_is_in_the_way(cli, tmp_path):
     write(tmp_path / "runs", "a file where the folder of runs would go\n")
     run = cli("train", "--epochs", "2")
-    assert_one_line_error(run, 1, "runs/default", "cannot make the folder of runs")
+    assert_one_line_error(run, 1, "Error: runs: is not a folder", "runs/default")
     assert (tmp_path / "runs").read_text().startswith("a file")
+    (tmp_path / "runs").unlink()
+    (tmp_path / "runs").symlink_to(tmp_path / "gone")  # a broken link
+    assert_one_line_error(cli("train", "--epochs", "2"), 1, "Error: runs: is not a folder")
+    (tmp_path / "runs").unlink()
+    (tmp_path / "runs" / "default").mkdir(parents=True)
+    write(tmp_path / "runs" / "default" / "1", "a file named like a run\n")
+    (tmp_path / "runs" / "default" / "²" / "x").mkdir(parents=True)  # isdigit() says yes
+    (tmp_path / "runs" / "default" / "07").mkdir()
+    assert cli("train", "--epochs", "2").code == 0
+    assert (tmp_path / "runs" / "default" / "2" / "model.npz").is_file()
+    assert cli("info", "runs/default").code == 0  # the latest run: 2
 
 
 def test_predict_evaluate_and_info_take_a_run_directory(cli, tmp_path):
