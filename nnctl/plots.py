@@ -30,6 +30,8 @@ LABEL_WIDTH = 20
 ANNOTATE_UP_TO = 30
 #: At most about this many class names on an axis; with more, every k-th one.
 TICKS_UP_TO = 60
+#: A curve of more epochs than this is drawn from every k-th one (an image is 800 px wide).
+MAX_POINTS = 4000
 #: Curves with at most this many points mark each one (a single epoch is a dot, not nothing).
 MARK_UP_TO = 50
 
@@ -104,6 +106,8 @@ def _style() -> Iterator[None]:
             warnings.catch_warnings():
         # A label in a script DejaVu Sans lacks is drawn as boxes; not worth a warning.
         warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
+        # Values near the float limits overflow inside matplotlib's scaling; drawn anyway.
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
         yield
 
 
@@ -219,6 +223,8 @@ def _series(rows: Sequence[Mapping], column: str) -> tuple[list[float], list[flo
     """Epochs and values of ``column``, without the rows where either is missing."""
     points = [(_number(row.get("epoch")), _number(row.get(column))) for row in rows]
     points = [(e, v) for e, v in points if e is not None and v is not None]
+    if len(points) > MAX_POINTS:  # more points than pixels: every k-th, and the last
+        points = points[::math.ceil(len(points) / MAX_POINTS)] + points[-1:]
     return [e for e, _ in points], [v for _, v in points]
 
 

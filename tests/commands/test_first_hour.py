@@ -549,3 +549,47 @@ def test_long_class_names_in_a_narrow_terminal_lose_nothing(tmp_path):
     for row in report["confusion_matrix"]:
         for count in row:
             assert f" {count} " in f" {flat} ", out
+
+
+def test_plot_never_replaces_a_file_outside_the_run_directory_it_draws(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    write(tmp_path / "h.csv", "epoch,train_loss\n1,0.5\n2,0.25\n")
+    (tmp_path / "mine").mkdir()
+    write(tmp_path / "mine" / "loss.png", "precious\n")
+    assert_one_line_error(cli("plot", "h.csv", "-o", "mine", "-q"), 1, "mine/loss.png: exists")
+    assert (tmp_path / "mine" / "loss.png").read_text() == "precious\n"
+    assert cli("plot", "h.csv").code == 0  # beside the history: h.loss.png
+    before = (tmp_path / "h.loss.png").read_bytes()
+    assert_one_line_error(cli("plot", "h.csv", "-q"), 1, "h.loss.png: exists")
+    assert (tmp_path / "h.loss.png").read_bytes() == before
+    assert cli("train", "--epochs", "2").code == 0
+    assert cli("plot", "runs/default/1").code == 0  # its own images: redrawn in place
+
+
+@pytest.mark.parametrize("history, fragments", [
+    ("epoch,train_loss\n1e308,0.5\n", ["h.csv, line 2, column 'epoch'", "not an epoch number"]),
+    ("epoch,train_loss\n1.5,0.5\n", ["h.csv, line 2, column 'epoch'"]),
+    ("epoch,train_loss\n1," + "1" * 200_000 + "\n", ["h.csv, line 2", "field larger than field limit"]),
+    ("epoch,train_loss\n1,0.5,7\n", ["h.csv, line 2: 3 fields where the header has 2"]),
+    ("a,b\n1,2\n", ["h.csv, line 1: not an nnctl history"]),
+    ("\xff\xfe", ["h.csv: not UTF-8"]),
+])
+def test_plot_of_a_damaged_history_names_the_place(cli, tmp_path, history, fragments):
+    (tmp_path / "h.csv").write_bytes(history.encode("latin-1"))
+    assert_one_line_error(cli("plot", "h.csv", "-o", "out", "-q"), 1, *fragments)
+
+
+@pytest.mark.parametrize("damage, fragments", [
+    (lambda m: m["reports"]["test"].update(confusion_matrix=[[10**400, 0], [0, 1]]), ["confusion_matrix"]),
+    (lambda m: m.update(classes="ab"), ["classes is not a list of class names"]),
+    (lambda m: m["reports"]["test"].update(confusion_matrix=[[1, 2]]), ["not a 2 x 2 table"]),
+])
+def test_plot_of_a_damaged_metrics_json_is_one_line(cli, tmp_path, damage, fragments):
+    assert cli("train", "--epochs", "2").code == 0
+    path = tmp_path / "runs" / "default" / "1" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    damage(metrics)
+    path.write_text(json.dumps(metrics))
+    assert_one_line_error(cli("plot", "runs/default/1", "-q"), 1, "metrics.json", *fragments)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert_one_line_error(cli("plot", "runs/default/1", "-q"), 1, "metrics.json: not JSON (nested too deeply)")
