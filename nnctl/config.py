@@ -632,8 +632,13 @@ class Config(_Section):
         """``resolved()`` as YAML that ``nnctl train`` reads back to the same config."""
         head = (f"# The resolved config of {self._source}: every key, defaults filled in.\n"
                 f"# yaml-language-server: $schema={SCHEMA_FILE}\n")
-        return head + yaml.safe_dump(self.resolved(), sort_keys=False, allow_unicode=True,
-                                     width=100)
+        resolved = self.resolved()
+        text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        if yaml.load(text, Loader=_Loader) != resolved:  # noqa: S506 - a SafeLoader
+            # Characters YAML treats as line breaks (NEL, LS, PS) do not survive as text;
+            # written as escapes they do, so non-ASCII text is escaped then.
+            text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, width=100)
+        return head + text
 
     def build_optimizer(self):
         return self.training._optimizer()
@@ -654,10 +659,16 @@ class _Loader(yaml.SafeLoader):
     """YAML 1.1's safe loader, reading ``1e-3`` (no dot) as a number, as YAML 1.2 does."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."))
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, knowing what ``_Loader`` reads as a number: a column named ``1e3``
+    is written quoted, so the text reads back as the same string."""
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."))
 
 
 def load(path: str | Path | None) -> Config:

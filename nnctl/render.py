@@ -499,14 +499,14 @@ def model_info(info: dict) -> None:
         status += f", {training['epochs_run']} epochs, weights of epoch {training.get('best_epoch')}"
         status += " (stopped early)" if training.get("stopped_early") else ""
     t.add_row("training", status)
-    opt = ((info.get("config") or {}).get("training") or {})
+    opt = info["config"]["training"]
     if opt:
-        o = opt.get("optimizer") or {}
-        t.add_row("config", f"{o.get('name')}, lr {o.get('lr')}, batch {opt.get('batch_size')},"
-                  f" l2 {opt.get('l2')}, seed {opt.get('seed')}, dtype {opt.get('dtype')}")
-    data = (info.get("config") or {}).get("data") or {}
-    if data.get("train"):
-        t.add_row("trained on", _text(data["train"]))
+        o = opt.get("optimizer")
+        o = o if isinstance(o, dict) else {"name": o}
+        t.add_row("config", _text(f"{o.get('name')}, lr {o.get('lr')}, batch {opt.get('batch_size')},"
+                                  f" l2 {opt.get('l2')}, seed {opt.get('seed')}, dtype {opt.get('dtype')}"))
+    if info["config"]["data"].get("train"):
+        t.add_row("trained on", _text(info["config"]["data"]["train"]))
     t.add_row("created", _text(f"{info.get('created') or 'unknown'} by nnctl"
                                f" {info.get('nnctl_version') or 'unknown'}"))
     t.add_row("sha256", info.get("sha256") or "(read from a stream)")

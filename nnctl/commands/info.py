@@ -40,16 +40,26 @@ def _feature(column: dict) -> dict:
     return {"name": column["name"], "type": column["type"], "preprocessing": "; ".join(steps)}
 
 
+def _mapping(value) -> dict:
+    """``value`` if it is a mapping, else empty: the saved config is shown, not trusted
+    (the loader checks what predicting needs; the rest may be anything)."""
+    return value if isinstance(value, dict) else {}
+
+
 def facts(model: model_file.Model, path: Path) -> dict:
     """Everything ``nnctl info`` shows (its ``--json``)."""
     meta, net = model.metadata, model.network
-    data = meta.get("data") or {}
-    training = dict(meta.get("training") or {})
+    data = _mapping(meta.get("data"))
+    training = dict(_mapping(meta.get("training")))
     history = training.pop("history", None) or []
     training.pop("reports", None)
-    config = meta.get("config") or {}
-    preprocess = (data.get("preprocess") or {})
-    scaler = data.get("scaler") or {}
+    config = _mapping(meta.get("config"))
+    preprocess = _mapping(data.get("preprocess"))
+    scaler = _mapping(data.get("scaler"))
+    saved_training = _mapping(config.get("training"))
+    optimizer = saved_training.get("optimizer")
+    if not isinstance(optimizer, (dict, str)):
+        optimizer = None
     return {
         "file": str(path),
         "sha256": sha256(path),
@@ -70,10 +80,12 @@ def facts(model: model_file.Model, path: Path) -> dict:
         "classes": data.get("classes"),
         "training": {key: training.get(key) for key in
                      ("status", "epochs_run", "best_epoch", "stopped_early", "class_weights")},
-        "config": {"training": config.get("training"), "data": {
-            k: (config.get("data") or {}).get(k) for k in ("train", "validation", "test")}},
-        "results": finite(training.get("results")) or {},
-        "epochs_in_history": len(history),
+        "config": {"training": {**saved_training, "optimizer": optimizer} if saved_training else {},
+                   "data": {k: _mapping(config.get("data")).get(k)
+                            for k in ("train", "validation", "test")}},
+        "results": {split: values for split, values in _mapping(finite(training.get("results"))).items()
+                    if isinstance(values, dict)},
+        "epochs_in_history": len(history) if isinstance(history, list) else 0,
     }
 
 

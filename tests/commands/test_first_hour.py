@@ -593,3 +593,20 @@ def test_plot_of_a_damaged_metrics_json_is_one_line(cli, tmp_path, damage, fragm
     assert_one_line_error(cli("plot", "runs/default/1", "-q"), 1, "metrics.json", *fragments)
     path.write_text("[" * 100_000 + "]" * 100_000)
     assert_one_line_error(cli("plot", "runs/default/1", "-q"), 1, "metrics.json: not JSON (nested too deeply)")
+
+
+@pytest.mark.parametrize("config", [{"training": {"optimizer": "x"}}, {"data": "x"}, "x",
+                                    {"training": {"optimizer": 3, "lr": [1]}}])
+def test_info_shows_a_saved_config_of_any_shape_without_a_traceback(cli, tmp_path, config):
+    import numpy as np
+
+    assert cli("train", "--epochs", "2", "-o", "m.npz").code == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["config"] = config
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "odd.npz", **arrays)
+    run = cli("info", "odd.npz")
+    assert run.code == 0 and "3-3-2-1 (elu, elu, logistic)" in run.stdout, run
+    assert json.loads(cli("info", "odd.npz", "--json").stdout)["network"]["parameters"] == 23
