@@ -48,7 +48,8 @@ def _display_options(f):
     """-q/--quiet, -v/--verbose and --no-color, on the group and on every command."""
     for option in reversed([
         click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_display,
-                     help="Only warnings, errors and the result: no summary, progress or tables."),
+                     help="Nothing on stderr but warnings and errors (stdout, such as --json,"
+                     " stays)."),
         click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_display,
                      help="More detail: a progress line per epoch, every column listed."),
         click.option("--no-color", "color", is_flag=True, expose_value=False, callback=_set_display,

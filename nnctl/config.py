@@ -687,7 +687,10 @@ def load(path: str | Path | None) -> Config:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
-    return parse(text, source=str(path), base=path.parent, stem=path.stem)
+    # A run's own config.yaml (runs/iris/3/config.yaml) trains as a run of iris again.
+    stem = path.parent.parent.name if path.name == "config.yaml" and (path.parent / "history.csv").exists() \
+        and path.parent.parent.name else path.stem
+    return parse(text, source=str(path), base=path.parent, stem=stem)
 
 
 def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: str = "model") -> Config:

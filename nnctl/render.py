@@ -338,6 +338,8 @@ def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:
 
 def evaluation(out: dict) -> None:
     """``nnctl evaluate``'s report: totals, per-class (or per-target) tables, the confusion."""
+    if QUIET:
+        return
     skipped = f"; {out['skipped_rows']:,} without a target skipped" if out["skipped_rows"] else ""
     console.print(_text(f"{out['data']}: {out['rows']:,} rows{skipped}"))
     if out["task"] == "classification":

@@ -10,7 +10,7 @@ from ..config import BUNDLED
 from ..errors import OutputError
 
 #: What is copied: the same files the package installs (pyproject's package-data).
-PATTERNS = ("configs/*.yaml", "configs/*.json", "datasets/*.csv", "datasets/*.md")
+PATTERNS = ("configs/*.yaml", "configs/*.json", "datasets/*.csv", "datasets/*.md", "datasets/*.py")
 
 
 def bundled_files() -> list[Path]:
@@ -29,9 +29,13 @@ def run(directory: str) -> list[Path]:
         raise OutputError(f"{existing[0]}: already exists{more}; nnctl init never overwrites:"
                           " give a new or empty folder (nnctl init DIR)")
     written: list[Path] = []
+    made: list[Path] = []
     try:
         for src, dst in plan:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            for folder in reversed([dst.parent, *dst.parent.parents]):
+                if not os.path.lexists(folder):
+                    folder.mkdir()
+                    made.append(folder)
             # O_EXCL: a file that appeared since the check is not overwritten either.
             fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             written.append(dst)
@@ -40,6 +44,8 @@ def run(directory: str) -> list[Path]:
     except OSError as e:
         for path in written:
             path.unlink(missing_ok=True)
+        for folder in reversed(made):
+            folder.rmdir()
         where = e.filename or target
         raise OutputError(f"{where}: cannot copy the examples there ({e.strerror}); nothing"
                           " was left behind; choose another folder") from None

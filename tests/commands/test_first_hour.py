@@ -610,3 +610,25 @@ def test_info_shows_a_saved_config_of_any_shape_without_a_traceback(cli, tmp_pat
     run = cli("info", "odd.npz")
     assert run.code == 0 and "3-3-2-1 (elu, elu, logistic)" in run.stdout, run
     assert json.loads(cli("info", "odd.npz", "--json").stdout)["network"]["parameters"] == 23
+
+
+def test_a_runs_own_config_trains_as_a_new_run_of_the_same_name(cli, tmp_path):
+    assert cli("train", CONFIGS / "iris.yaml", "--epochs", "2").code == 0
+    run = cli("train", "runs/iris/1/config.yaml", "--epochs", "2")
+    assert run.code == 0, run
+    assert (tmp_path / "runs" / "iris" / "2" / "model.npz").is_file()
+    assert not (tmp_path / "runs" / "config").exists()
+
+
+def test_init_that_fails_midway_leaves_no_folder_it_made(cli, tmp_path):
+    (tmp_path / "p").mkdir()
+    write(tmp_path / "p" / "datasets", "a file where the datasets folder would go\n")
+    assert_one_line_error(cli("init", "p"), 1, "nothing was left behind")
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["datasets"]
+
+
+def test_quiet_evaluate_prints_nothing_but_json_stays(cli, tmp_path):
+    assert cli("train", "--epochs", "2", "-o", "m.npz").code == 0
+    quiet = cli("evaluate", "m.npz", DATASETS / "default.csv", "-q")
+    assert quiet.code == 0 and quiet.stderr == "" and quiet.stdout == ""
+    assert json.loads(cli("-q", "evaluate", "m.npz", DATASETS / "default.csv", "--json").stdout)["rows"] == 1000
