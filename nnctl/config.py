@@ -747,6 +747,20 @@ def _validate(data: dict, *, source: str, lines: dict, base: Path, stem: str) ->
 def json_schema() -> dict:
     """The JSON Schema of a config file (for editors: yaml-language-server)."""
     schema = Config.model_json_schema(mode="validation")
+    # The bundled data's path differs per install (the description names it instead), so
+    # no default holds it: the schema is the same text everywhere.
+    def scrub(node):
+        if isinstance(node, dict):
+            for key in [k for k, v in node.items() if v == str(DEFAULT_DATA)]:
+                del node[key]
+            for value in node.values():
+                scrub(value)
+        elif isinstance(node, list):
+            for value in node:
+                scrub(value)
+
+    scrub(schema)
+    schema["description"] = "An nnctl config file (nnctl train CONFIG); nnctl schema prints this."
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "nnctl config"
     return schema

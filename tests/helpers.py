@@ -61,3 +61,11 @@ def numeric_gradient(net, X, Y, h=1e-6):
 
 def relative_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def ctrl_c_works() -> None:
+    """A ``preexec_fn`` giving the child Python's own Ctrl-C: a test run started in the
+    background (``pytest &``) inherits SIGINT ignored, and Python then keeps it ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

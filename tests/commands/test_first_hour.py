@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import CONFIGS, DATASETS, ROOT, assert_one_line_error, write
+from helpers import CONFIGS, DATASETS, ROOT, assert_one_line_error, ctrl_c_works, write
 
 BUNDLED = ROOT / "nnctl" / "bundled"
 
@@ -170,7 +170,8 @@ def _train_and_stop(tmp_path, stop):
     write(tmp_path / "long.yaml", f"data: {{train: {DATASETS / 'default.csv'}, target: label}}\n"
                                   "training: {epochs: 100000, batch_size: 8, early_stopping: false}\n")
     proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "long.yaml"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_works)
     history = tmp_path / "runs" / "long" / "1" / "history.csv"
     seen = []
     deadline = time.monotonic() + 120
@@ -333,6 +334,7 @@ def test_schema_is_the_bundled_file_and_validates_every_bundled_config(cli):
     assert run.code == 0
     schema = json.loads(run.stdout)
     assert run.stdout == (BUNDLED / "configs" / "nnctl.schema.json").read_text()
+    assert str(ROOT) not in run.stdout  # the same text in every install
     validator = jsonschema.Draft202012Validator(schema)
     for config in sorted(CONFIGS.glob("*.yaml")):
         text = config.read_text()

@@ -14,7 +14,7 @@ import pytest
 
 from nnctl import model_file
 
-from helpers import DATASETS, write
+from helpers import DATASETS, ctrl_c_works, write
 
 
 def test_sigint_saves_the_best_model_and_history(tmp_path):
@@ -42,6 +42,7 @@ def _train_until_summary(tmp_path, yaml_text):
     write(tmp_path / "c.yaml", yaml_text)
     proc = subprocess.Popen([sys.executable, "-m", "nnctl", "train", "c.yaml"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_works,
                             env={**os.environ, "COLUMNS": "200"})
     seen = ""
     while "training" not in seen:
@@ -133,7 +134,8 @@ SLOW_SAVE = textwrap.dedent("""\
 def test_a_stop_during_the_final_save_comes_after_the_run_is_saved(tmp_path, stop):
     write(tmp_path / "slow.py", SLOW_SAVE)
     proc = subprocess.Popen([sys.executable, "slow.py", "train", "--epochs", "3", "-q"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_works)
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "saving").exists() and time.monotonic() < deadline:
