@@ -197,6 +197,16 @@ def open_log(path: Path, what: str) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
+def append_log(f: BinaryIO, data: bytes, path: Path, what: str) -> None:
+    """Add ``data`` to a log from ``open_log``, flushed: a reader sees whole lines."""
+    try:
+        f.write(data)
+        f.flush()
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write the {what} ({e.strerror}); free some space or"
+                          " choose another place") from None
+
+
 def write_output(path: str | Path, write: Callable[[BinaryIO], object], *,
                  error: type[NnctlError] = DataError, what: str = "file") -> None:
     """Write an output by the policy above: ``write(f)`` gets a binary file to fill."""

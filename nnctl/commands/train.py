@@ -21,8 +21,8 @@ from ..core.train import History, fit, history_columns
 from ..data.prepare import prepare_data
 from ..data.target import output_size
 from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import (Output, check_outputs, hold_signals, is_streamed, new_run_dir, open_log,
-                     write_outputs)
+from ..files import (Output, append_log, check_outputs, hold_signals, is_streamed, new_run_dir,
+                     open_log, write_outputs)
 
 
 @dataclass
@@ -104,8 +104,12 @@ class Session:
             self.run_dir = new_run_dir(cfg.run_parent)
             self.cfg = cfg = cfg.in_run(self.run_dir)
             self.history_path = cfg.history_path
-            with open_log(self.run_dir / "config.yaml", "resolved config") as f:
-                f.write(resolved.encode("utf-8"))
+            config_file = open_log(self.run_dir / "config.yaml", "resolved config")
+            try:
+                append_log(config_file, resolved.encode("utf-8"), self.run_dir / "config.yaml",
+                           "resolved config")
+            finally:
+                config_file.close()
         # Live in a run directory, which is new; with -o the model and the history are
         # replaced together at the end, so an older pair there is never left half-replaced.
         if self.run_dir is not None:
@@ -230,7 +234,12 @@ class Session:
         if kind == "classification" and results is not None:
             split = _report_split(self.reports)
             confusion, classes = self.reports[split]["confusion_matrix"], self.prep.target.classes
-        images = plots.images(rows, task=kind, confusion=confusion, classes=classes)
+        try:
+            images = plots.images(rows, task=kind, confusion=confusion, classes=classes)
+        except Exception as e:  # noqa: BLE001 - an optional drawing must never lose the run
+            render.warning(f"the plot images could not be drawn ({type(e).__name__}: {e});"
+                           f" the run is saved; try nnctl plot {self.run_dir}")
+            return []
         self.images = tuple(images)
         return [Output(self.run_dir / name, (lambda data: lambda f: f.write(data))(data),
                        DataError, "plot") for name, data in images.items()]
@@ -349,12 +358,7 @@ class _HistoryFile:
         self._write(_csv_lines(self.columns, [row], header=False), self.path)
 
     def _write(self, data: bytes, path: Path) -> None:
-        try:
-            self.f.write(data)
-            self.f.flush()
-        except OSError as e:
-            raise DataError(f"{path}: cannot write the history ({e.strerror}); free some space"
-                            " or choose another place") from None
+        append_log(self.f, data, path, "history")
 
     def close(self) -> None:
         try:

@@ -635,3 +635,18 @@ def test_quiet_evaluate_prints_nothing_but_json_stays(cli, tmp_path):
     quiet = cli("evaluate", "m.npz", DATASETS / "default.csv", "-q")
     assert quiet.code == 0 and quiet.stderr == "" and quiet.stdout == ""
     assert json.loads(cli("-q", "evaluate", "m.npz", DATASETS / "default.csv", "--json").stdout)["rows"] == 1000
+
+
+def test_a_plot_that_fails_to_draw_never_loses_the_run(cli, tmp_path, monkeypatch):
+    from nnctl import plots
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a font went missing")
+
+    monkeypatch.setattr(plots, "available", lambda: True)
+    monkeypatch.setattr(plots, "images", broken)
+    run = cli("train", "--epochs", "2")
+    assert run.code == 0, run
+    assert "Warning: the plot images could not be drawn (RuntimeError: a font went missing)" in run.stderr
+    run_dir = tmp_path / "runs" / "default" / "1"
+    assert (run_dir / "model.npz").is_file() and (run_dir / "metrics.json").is_file()
