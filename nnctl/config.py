@@ -492,6 +492,8 @@ class OutputConfig(_Section):
                                " run directory (as -o does).")
     history: Path | None = Field(None, description="The per-epoch history CSV when model is set;"
                                  " default beside it, <model stem>.history.csv.")
+    plots: bool = Field(True, description="Draw loss, metric and confusion images (PNG, SVG)"
+                        " into the run directory, with the plot extra (about 1.5 s a run).")
 
     @field_validator("runs", "model", "history", mode="before")
     @classmethod
@@ -621,7 +623,7 @@ class Config(_Section):
         for key in ("train", "validation", "test"):
             value = getattr(self.data, key)
             d["data"][key] = None if value is None else str(Path(value).resolve())
-        for key in ("runs", "model", "history"):
+        for key in ("runs", "model", "history"):  # plots stays as it is
             value = getattr(self.output, key)
             d["output"][key] = None if value is None else str(Path(value).resolve())
         d["network"]["layers"] = [{k: v for k, v in layer.items() if v is not None}

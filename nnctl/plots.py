@@ -43,8 +43,9 @@ _METRICS = {
 _SPLITS = {"train": "train", "val": "validation"}
 
 _RC = {
-    # Not "text.parse_math": False here: log-scale tick labels are mathtext ("10^{-2}").
-    # Class labels get parse_math=False on their own artists instead.
+    # No text is mathtext: class labels are data ("$x$" stays "$x$"), and parsing the
+    # log axis's "10^{-2}" labels took a third of the drawing (they are plain "0.01" here).
+    "text.parse_math": False,
     "text.usetex": False,
     # SVG ids from a hash of the content and this salt instead of a random uuid.
     "svg.hashsalt": "nnctl",
@@ -136,7 +137,16 @@ def _loss(rows: Sequence[Mapping]):
     values = _curves(ax, rows, ("train_loss", "val_loss"))
     # A loss falling by orders of magnitude is flat on a linear scale after the first epochs.
     if values and min(values) > 0 and max(values) > 20 * min(values):
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.01, not mathtext's 10^{-2}
+        ax.yaxis.set_major_formatter(plain)
+        if max(values) < 100 * min(values):  # within two decades: label 2 and 5 as well
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(plain)
+        else:
+            ax.yaxis.set_minor_formatter(NullFormatter())
     if values:
         title = "loss"
     elif rows:

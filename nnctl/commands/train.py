@@ -227,7 +227,7 @@ class Session:
         """The plot images of a run directory (with the plot extra), as outputs."""
         from .. import plots
 
-        if not plots.available():
+        if not self.cfg.output.plots or not plots.available():
             return []
         kind = self.prep.target.kind
         confusion = classes = None
@@ -402,9 +402,9 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
     render.results(outcome.results, session.prep.target.kind, confusion)
     render.curves(history.column("train_loss"), history.column("val_loss"),
                   first_epoch=session.start_epoch + 1)
-    if outcome.run_dir is not None and not outcome.images:
-        from .. import plots
+    from .. import plots
 
+    if outcome.run_dir is not None and cfg.output.plots and not plots.available():
         render.note(f"no plot images: {plots.MISSING}", style="dim")
     render.saved(outcome.model_path, outcome.history_path, outcome.run_dir, outcome.images)
     if as_json:

@@ -101,7 +101,7 @@ def test_two_runs_leave_two_complete_untouched_run_directories_with_the_umasks_m
     assert 0 < metrics["results"]["test"]["accuracy"] <= 1
     resolved = yaml.safe_load((run2 / "config.yaml").read_text())
     assert resolved["training"]["seed"] == 1 and resolved["training"]["epochs"] == 5
-    assert resolved["output"] == {"runs": None, "model": None, "history": None}
+    assert resolved["output"] == {"runs": None, "model": None, "history": None, "plots": True}
 
 
 def test_o_writes_exactly_there_and_no_run_directory(cli, tmp_path):
@@ -650,3 +650,12 @@ def test_a_plot_that_fails_to_draw_never_loses_the_run(cli, tmp_path, monkeypatc
     assert "Warning: the plot images could not be drawn (RuntimeError: a font went missing)" in run.stderr
     run_dir = tmp_path / "runs" / "default" / "1"
     assert (run_dir / "model.npz").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def test_output_plots_false_draws_no_images_and_says_nothing_of_them(cli, tmp_path):
+    write(tmp_path / "c.yaml", "training: {epochs: 2}\noutput: {plots: false}\n")
+    run = cli("train", "c.yaml")
+    assert run.code == 0, run
+    files = sorted(p.name for p in (tmp_path / "runs" / "c" / "1").iterdir())
+    assert files == ["config.yaml", "history.csv", "metrics.json", "model.npz"]
+    assert "plot" not in run.stderr
