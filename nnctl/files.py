@@ -338,7 +338,8 @@ class _signals_held:
         import signal
 
         for number, handler in self.saved.items():
-            signal.signal(number, handler)
+            # None: a handler not set from Python; the default is the closest to it.
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         if self.pending and exc[0] is None:
             signal.raise_signal(self.pending[0])
 
