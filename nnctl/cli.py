@@ -361,6 +361,26 @@ def init(directory) -> None:
 
 
 @main.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON (with the sampled curves).")
+@_display_options
+@_reports_errors
+def activations(name, as_json) -> None:
+    """The activations a layer may use: each one's function, derivative and range; with
+    NAME, also the stable form nnctl computes and f and f' drawn for z in [-4, 4].
+
+    \b
+    Examples:
+      nnctl activations
+      nnctl activations elu
+      nnctl activations sigmoid --json
+    """
+    from .commands import activations as command
+
+    command.run(name, as_json=as_json)
+
+
+@main.command()
 @click.argument("run", type=PATH)
 @click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the images into DIR (default: the run directory, or beside the history).")

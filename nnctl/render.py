@@ -523,3 +523,72 @@ def model_info(info: dict) -> None:
     show(f, stdout)
     if info.get("results"):
         show(_results_table(info["results"], info.get("task"), "final metrics"), stdout)
+
+
+def activations(rows: list[dict]) -> None:
+    """``nnctl activations``: every activation's formula, derivative and range (on stdout)."""
+    _require_stdout()
+    t = Table(box=box.SIMPLE_HEAD, title="activations (nnctl activations NAME for one, with its"
+              " curves)", title_justify="left", title_style="bold")
+    for col in ("name", "f(z)", "f'(z)", "range"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
+        t.add_row(name, r["formula"].removeprefix("f(z) = "), r["derivative"].removeprefix("f'(z) = "),
+                  r["range"])
+    show(t, stdout)
+
+
+def activation(info: dict) -> None:
+    """One activation: its formulas, the stable form computed, and f and f' drawn in text."""
+    _require_stdout()
+    t = Table(box=None, show_header=False, title=info["name"], title_justify="left",
+              title_style="bold", padding=(0, 1))
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    for key, label in (("formula", "function"), ("derivative", "derivative"), ("range", "range"),
+                       ("stable_form", "computed as")):
+        t.add_row(label, info[key])
+    if info["aliases"]:
+        t.add_row("aliases", ", ".join(info["aliases"]))
+    notes = []
+    if info["output_only"]:
+        notes.append("output layer only; the curves are unit 0 of softmax(z, 0)")
+    if not info["passes_gradient"]:
+        notes.append("no gradient passes: the layers below it cannot learn")
+    if info["alpha"]:
+        notes.append(f"alpha {info['alpha']} (default {info['default_alpha']:g}; curves at the default)")
+    for note_text in notes:
+        t.add_row("note", note_text)
+    show(t, stdout)
+    stdout.print(Text(function_chart(info["z"], info["f"], info["df"],
+                                     width=max(20, min(61, stdout.width - 12)))))
+
+
+def function_chart(z: Sequence[float], f: Sequence[float], df: Sequence[float], *,
+                   width: int = 61, height: int = 15) -> str:
+    """``f`` ('*') and ``f'`` ('o') against ``z`` in text, on one axis, with ``y = 0`` marked."""
+    n = len(z)
+    cols = [round(i * (n - 1) / (width - 1)) for i in range(width)]
+    values = [v for s in (f, df) for v in s]
+    lo, hi = min(min(values), 0.0), max(max(values), 0.0)
+    span = (hi - lo) or 1.0
+
+    def row(v: float) -> int:
+        return height - 1 - round((v - lo) / span * (height - 1))
+
+    grid = [[" "] * width for _ in range(height)]
+    zero = row(0.0)
+    grid[zero] = ["-"] * width
+    grid[zero][width // 2] = "+"
+    for mark, s in (("o", df), ("*", f)):
+        for c, i in enumerate(cols):
+            r = row(s[i])
+            grid[r][c] = "#" if grid[r][c] in ("*", "o") and grid[r][c] != mark else mark
+    pad = max(len(f"{hi:.3g}"), len(f"{lo:.3g}"), 1)
+    lines = [f"{(f'{hi:.3g}' if r == 0 else f'{lo:.3g}' if r == height - 1 else '0' if r == zero else ''):>{pad}} |"
+             + "".join(line) for r, line in enumerate(grid)]
+    left, right = f"z = {z[0]:g}", f"{z[-1]:g}"
+    lines.append(" " * pad + "  " + left + right.rjust(width - len(left)))
+    lines.append(" " * pad + "  * f(z)   o f'(z)   # both")
+    return "\n".join(lines)

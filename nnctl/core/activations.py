@@ -261,6 +261,12 @@ class Activation:
     passes_gradient: bool = True
     #: For a learned alpha: ``dalpha(dA, Z, T, dalpha)`` fills ``dalpha: (n, 1)``.
     dalpha: Callable[..., None] | None = None
+    #: ``f(z)``, ``f'(z)``, the range of ``f`` and the form computed (docs/notation.md),
+    #: as ``nnctl activations`` shows them.
+    formula: str = ""
+    derivative_formula: str = ""
+    range: str = ""
+    stable_form: str = ""
 
     def f(self, Z: Array, alpha: Any = None) -> Array:
         """``A = f(Z)``, a new ``(n, m)`` array: ``forward`` into fresh buffers."""
@@ -278,17 +284,43 @@ class Activation:
 
 
 _ALL = [
-    Activation("identity", identity, identity_derivative),
-    Activation("binary_step", binary_step, binary_step_derivative, passes_gradient=False),
-    Activation("logistic", logistic, logistic_derivative),
-    Activation("tanh", tanh, tanh_derivative),
-    Activation("arctan", arctan, arctan_derivative),
-    Activation("relu", relu, relu_derivative, relu_family=True),
+    Activation("identity", identity, identity_derivative,
+               formula="f(z) = z", derivative_formula="f'(z) = 1", range="(-inf, inf)",
+               stable_form="a copy of z"),
+    Activation("binary_step", binary_step, binary_step_derivative, passes_gradient=False,
+               formula="f(z) = 1 if z >= 0 else 0",
+               derivative_formula="f'(z) = 0 (also at z = 0: no gradient passes)",
+               range="{0, 1}", stable_form="z >= 0"),
+    Activation("logistic", logistic, logistic_derivative,
+               formula="f(z) = 1 / (1 + e^-z)", derivative_formula="f'(z) = a (1 - a)",
+               range="(0, 1)", stable_form="exp(-logaddexp(0, -z)); for large arrays"
+               " (1 + tanh(z/2)) / 2 with the left tail as e^z / (1 + e^z)"),
+    Activation("tanh", tanh, tanh_derivative,
+               formula="f(z) = (e^z - e^-z) / (e^z + e^-z)", derivative_formula="f'(z) = 1 - a^2",
+               range="(-1, 1)", stable_form="numpy.tanh"),
+    Activation("arctan", arctan, arctan_derivative,
+               formula="f(z) = arctan(z)", derivative_formula="f'(z) = 1 / (1 + z^2)",
+               range="(-pi/2, pi/2)", stable_form="f' as dA / hypot(1, z) / hypot(1, z)"),
+    Activation("relu", relu, relu_derivative, relu_family=True,
+               formula="f(z) = max(0, z)", derivative_formula="f'(z) = 1 if z >= 0 else 0",
+               range="[0, inf)", stable_form="z/2 + |z/2| (z + |z| overflows); f' the mask z >= 0"),
     Activation("prelu", prelu, prelu_derivative, relu_family=True, alpha="learned",
-               default_alpha=0.25, dalpha=prelu_dalpha),
-    Activation("elu", elu, elu_derivative, relu_family=True, alpha="fixed", default_alpha=1.0),
-    Activation("softplus", softplus, softplus_derivative),
-    Activation("softmax", softmax, softmax_derivative, output_only=True),
+               default_alpha=0.25, dalpha=prelu_dalpha,
+               formula="f(z) = z if z >= 0 else alpha z (alpha learned, per unit)",
+               derivative_formula="f'(z) = 1 if z >= 0 else alpha; df/dalpha = min(z, 0)",
+               range="(-inf, inf)", stable_form="(1 + (alpha - 1) [z < 0]) z"),
+    Activation("elu", elu, elu_derivative, relu_family=True, alpha="fixed", default_alpha=1.0,
+               formula="f(z) = z if z >= 0 else alpha (e^z - 1)",
+               derivative_formula="f'(z) = 1 if z >= 0 else a + alpha",
+               range="(-alpha, inf)", stable_form="alpha expm1(min(z, 0)) + max(z, 0)"),
+    Activation("softplus", softplus, softplus_derivative,
+               formula="f(z) = ln(1 + e^z)", derivative_formula="f'(z) = 1 / (1 + e^-z) (the logistic)",
+               range="(0, inf)", stable_form="logaddexp(0, z)"),
+    Activation("softmax", softmax, softmax_derivative, output_only=True,
+               formula="f(z)_j = e^z_j / sum_k e^z_k (per column)",
+               derivative_formula="dZ = A * (dA - sum_j dA_j A_j) (a Jacobian-vector product)",
+               range="(0, 1), each column sums to 1",
+               stable_form="exp(z - max_column(z)), then divide by the column sum"),
 ]
 
 
