@@ -46,11 +46,18 @@ def test_the_curves_are_the_function_and_its_derivative(cli, name):
     numeric = (reference(z + h) - reference(z - h)) / (2 * h)
     smooth = np.abs(z) > 2 * h if name in KINKS else np.ones_like(z, dtype=bool)
     np.testing.assert_allclose(df[smooth], numeric[smooth], rtol=1e-6, atol=1e-8)
-    if name == "binary_step":
-        assert (df == 0).all()  # no gradient passes, at z = 0 too
-    if name in ("relu", "prelu"):
-        assert df[z == 0] == 1  # z >= 0 is the positive side (docs/notation.md)
     assert info["formula"] and info["derivative"] and info["range"] and info["stable_form"]
+
+
+@pytest.mark.parametrize("name, at_zero", [("relu", 1.0), ("prelu", 1.0), ("binary_step", 0.0)])
+def test_at_the_kink_the_derivative_is_the_documented_side(cli, name, at_zero):
+    info = json.loads(cli("activations", name, "--json").stdout)
+    z, df = np.array(info["z"]), np.array(info["df"])
+    assert df[z == 0].tolist() == [at_zero]  # z >= 0 is the positive side (docs/notation.md)
+
+
+def test_no_gradient_passes_a_binary_step_anywhere(cli):
+    assert set(json.loads(cli("activations", "step", "--json").stdout)["df"]) == {0.0}
 
 
 def test_one_activation_is_drawn_and_an_alias_names_it(cli):
