@@ -19,6 +19,8 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+from .render import safe  # the one escaping rule for text from files
+
 MISSING = "plot images need the plot extra: pip install 'nnctl[plot]'"
 
 DPI = 100
@@ -54,12 +56,6 @@ _RC = {
 }
 _PNG_METADATA = {"Software": None}  # drops the version stamp
 _SVG_METADATA = {"Date": None}      # drops the time of drawing
-
-#: Control characters (C0, DEL, C1) and bidirectional overrides, written as escapes: the
-#: same rule as render.safe (this module stands alone, so it has its own copy).
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
-_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
-
 
 def available() -> bool:
     """Whether matplotlib can be imported (``images`` imports it anyway; the package alone
@@ -251,5 +247,5 @@ def _number(value) -> float | None:
 
 def _label(text) -> str:
     """A class label for display: control characters escaped, cut to ``LABEL_WIDTH``."""
-    text = str(text).translate(_ESCAPES)
+    text = safe(text)
     return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 1] + "…"

@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import plots, render
 from ..errors import DataError, OutputError
 from ..files import Output, check_outputs, read_input, write_outputs
+from .train import report_split
 
 MAX_HISTORY_BYTES = 64 << 20  # about 900,000 epochs
 MAX_EPOCH = 10**9
@@ -78,7 +79,7 @@ def _confusion(metrics_path: Path) -> tuple[str | None, list | None, list | None
     classes = metrics.get("classes") if isinstance(metrics, dict) else None
     if task != "classification" or not isinstance(reports, dict) or not reports:
         return task if task in ("classification", "regression") else None, None, None
-    split = "test" if "test" in reports else "validation" if "validation" in reports else "train"
+    split = report_split(reports)
     matrix = (reports.get(split) or {}).get("confusion_matrix") if isinstance(reports.get(split), dict) else None
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise DataError(f"{metrics_path}: classes is not a list of class names; the run"

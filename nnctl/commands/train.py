@@ -232,7 +232,7 @@ class Session:
         kind = self.prep.target.kind
         confusion = classes = None
         if kind == "classification" and results is not None:
-            split = _report_split(self.reports)
+            split = report_split(self.reports)
             confusion, classes = self.reports[split]["confusion_matrix"], self.prep.target.classes
         try:
             images = plots.images(rows, task=kind, confusion=confusion, classes=classes)
@@ -318,7 +318,7 @@ def _earlier_history(resume: model_file.Model | None) -> list[dict]:
     return list(resume.metadata.get("training", {}).get("history") or [])
 
 
-def _report_split(reports: dict) -> str:
+def report_split(reports: dict) -> str:
     """The split a run's confusion matrix is shown for: test, else validation, else train."""
     return "test" if "test" in reports else "validation" if "validation" in reports else "train"
 
@@ -353,9 +353,7 @@ class _HistoryFile:
         self.path = path
 
     def add(self, record) -> None:
-        row = {"epoch": record.epoch, "train_loss": record.train_loss, "val_loss": record.val_loss,
-               **record.metrics, "lr": record.lr, "seconds": record.seconds}
-        self._write(_csv_lines(self.columns, [row], header=False), self.path)
+        self._write(_csv_lines(self.columns, [record.row()], header=False), self.path)
 
     def _write(self, data: bytes, path: Path) -> None:
         append_log(self.f, data, path, "history")
@@ -397,7 +395,7 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
                     f" kept the weights of epoch {history.best_epoch}")
     confusion = None
     if session.prep.target.kind == "classification":
-        split = _report_split(session.reports)
+        split = report_split(session.reports)
         confusion = (session.reports[split]["confusion_matrix"], session.prep.target.classes, split)
     render.results(outcome.results, session.prep.target.kind, confusion)
     render.curves(history.column("train_loss"), history.column("val_loss"),

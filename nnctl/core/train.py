@@ -40,6 +40,11 @@ class EpochRecord:
     lr: float
     seconds: float
 
+    def row(self) -> dict[str, float | None]:
+        """The flat row of a history CSV."""
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                **self.metrics, "lr": self.lr, "seconds": self.seconds}
+
 
 @dataclass
 class History:
@@ -57,8 +62,7 @@ class History:
 
     def rows(self) -> list[dict[str, float | None]]:
         """Flat per-epoch rows (for a CSV)."""
-        return [{"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
-                 **r.metrics, "lr": r.lr, "seconds": r.seconds} for r in self.records]
+        return [r.row() for r in self.records]
 
 
 def is_classifier(network: Network) -> bool:
