@@ -381,6 +381,39 @@ def activations(name, as_json) -> None:
 
 
 @main.command()
+@click.argument("target", metavar="[CONFIG | MODEL]", required=False, type=PATH)
+@click.option("--data", metavar="CSV", type=PATH,
+              help="Take the rows from this labelled file (default: the training data).")
+@click.option("--sample", "sample", metavar="I", type=click.IntRange(min=1),
+              help="Explain data row I alone (1 is the first row after the header).")
+@click.option("--batch", "batch", metavar="M", type=click.IntRange(min=1),
+              help="Explain a batch of the first M labelled rows.")
+@click.option("--precision", type=click.IntRange(1, 12), default=4, show_default=True,
+              help="Decimals shown (--json gives every number in full).")
+@click.option("--json", "as_json", is_flag=True, help="Print every array whole, as JSON.")
+@_display_options
+@_reports_errors
+def explain(target, data, sample, batch, precision, as_json) -> None:
+    """One forward and one backward pass of the network on your own rows, equation by
+    equation with the numbers: Z = W A + b, A = f(Z), the loss, dZ, dW, db, dA, and the
+    update the configured optimizer would make. CONFIG explains its initial weights (as
+    training starts), MODEL a trained model or run directory; default: the bundled
+    3-3-2-1 network on its first row.
+
+    \b
+    Examples:
+      nnctl explain
+      nnctl explain configs/iris.yaml --batch 4
+      nnctl explain runs/iris/1 --sample 17
+      nnctl explain runs/iris/1 --json > step.json
+    """
+    from .commands import explain as command
+
+    command.run(target, data=data, sample=sample, batch=batch, as_json=as_json,
+                precision=precision)
+
+
+@main.command()
 @click.argument("run", type=PATH)
 @click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the images into DIR (default: the run directory, or beside the history).")

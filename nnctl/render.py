@@ -592,3 +592,170 @@ def function_chart(z: Sequence[float], f: Sequence[float], df: Sequence[float], 
     lines.append(" " * pad + "  " + left + right.rjust(width - len(left)))
     lines.append(" " * pad + "  * f(z)   o f'(z)   # both")
     return "\n".join(lines)
+
+
+# -- explain -----------------------------------------------------------------------------
+
+#: Tensors with more rows or columns than this show EDGE at each end, as NumPy's print does.
+ELIDE, EDGE = 6, 3
+
+
+def explain(out: dict, *, precision: int = 4) -> None:
+    """``nnctl explain``: one step's equations with every tensor's numbers (on stdout)."""
+    _require_stdout()
+    m, L = out["m"], len(out["layers"])
+    one = m == 1
+    elided = [False]
+
+    def block(title: str, a) -> tuple[str, list[str]]:
+        lines, cut = _matrix(a, precision)
+        elided[0] |= cut
+        return f"{title} {_shape(_shape_of(a))}", lines
+
+    def heading(text: str) -> None:
+        stdout.print(_text(text, style="bold"))
+
+    def equation(text: str) -> None:
+        stdout.print(_text(text, style="cyan"))
+
+    width = max(40, stdout.width)
+    dtype = out["dtype"] + ("" if out["dtype"] == "float64" else ", shown in float64")
+    heading(f"explain: {out['network']}, {out['weights']}, {dtype}")
+    stdout.print(_text(out["source"], style="dim"))
+    rows = out["rows"]
+    where = (f"row {rows[0]} (line {out['lines'][0]})" if one else
+             f"rows {rows[0]} to {rows[-1]}" if rows == list(range(rows[0], rows[0] + m)) else
+             f"{m} rows")
+    values = ""
+    if one and out["raw"] and len(out["raw"]) <= 12:
+        values = ": " + ", ".join(f"{k} = {v[0]}" for k, v in out["raw"].items())
+    stdout.print(_text(f"data {out['data']}, {where}{values}; m = {m}", style="dim"))
+
+    stdout.print()
+    heading("Forward")
+    for layer in out["layers"]:
+        l, f, fw = layer["l"], layer["activation"], layer["forward"]
+        alpha = layer["alpha"]
+        shown = "" if alpha is None else f", alpha = {alpha:g}" if isinstance(alpha, float) \
+            else f", alpha[{l}] learned per unit"
+        equation(f"Z[{l}] = W[{l}] A[{l - 1}] + b[{l}];  A[{l}] = {f}(Z[{l}]){shown}")
+        blocks = [block(f"W[{l}]", fw["W"]), block(f"A[{l - 1}]", fw["A_prev"]),
+                  block(f"b[{l}]", fw["b"]), block(f"Z[{l}]", fw["Z"])]
+        if isinstance(alpha, list):
+            blocks.append(block(f"alpha[{l}]", alpha))
+        _blocks(blocks + [block(f"A[{l}]", fw["A"])], width)
+
+    weighted = ", each sample's loss times its class weight w" if out["w"] is not None else ""
+    stdout.print()
+    heading(f"Backward: loss {out['loss']}, J = {out['J']:.{precision + 2}g}"
+            f" (the mean over the m samples{weighted})")
+    for layer in reversed(out["layers"]):
+        l, f, bw = layer["l"], layer["activation"], layer["backward"]
+        w = " w" if out["w"] is not None else ""
+        if l == L and out["fused"]:
+            start = (f"dZ[{l}] = (A[{l}] - Y){w} ({out['loss']} with a {f} output: dA[{l}] * f'(Z[{l}])"
+                     " reduces to it)")
+        elif l == L:
+            start = f"dA[{l}] = dl/dA[{l}]{w};  dZ[{l}] = dA[{l}] * {f}'(Z[{l}])"
+        else:
+            start = f"dA[{l}] = W[{l + 1}]^T dZ[{l + 1}];  dZ[{l}] = dA[{l}] * {f}'(Z[{l}])"
+        dW = (f"dW[{l}] = dz[{l}] a[{l - 1}]^T (m = 1: an outer product);  db[{l}] = dz[{l}]" if one
+              else f"dW[{l}] = (1/m) dZ[{l}] A[{l - 1}]^T;  db[{l}] = (1/m) sum of dZ[{l}]'s columns")
+        equation(f"{start};  {dW}" + (f";  dA[{l - 1}] = W[{l}]^T dZ[{l}]" if l > 1 else ""))
+        blocks = []
+        if l == L:
+            blocks += [block(f"A[{l}]", layer["forward"]["A"]), block("Y", out["Y"])]
+            if out["w"] is not None:
+                blocks.append(block("w", [out["w"]]))
+        if bw["dA"] is not None and l == L:
+            blocks.append(block(f"dA[{l}]", bw["dA"]))
+        if bw["f_prime"] is not None:
+            blocks.append(block(f"{f}'(Z[{l}])", bw["f_prime"]))
+        blocks += [block(f"dZ[{l}]", bw["dZ"]), block(f"dW[{l}]", bw["dW"]), block(f"db[{l}]", bw["db"])]
+        if bw["dalpha"] is not None:
+            blocks.append(block(f"dalpha[{l}]", bw["dalpha"]))
+        if bw["dA_prev"] is not None:
+            blocks.append(block(f"dA[{l - 1}]", bw["dA_prev"]))
+        _blocks(blocks, width)
+
+    opt = out["optimizer"]
+    extra = ", ".join(f"{k} {v:g}" for k, v in opt.items()
+                      if k in ("momentum", "beta1", "beta2", "eps", "t", "l2") and v)
+    stdout.print()
+    heading(f"Update: {opt['name']}, lr {opt['lr']:g}" + (f", {extra}" if extra else ""))
+    decay = " + l2 W" if opt["l2"] else ""
+    equation(f"{opt['update']}  (g = dW{decay} for W, db for b)")
+    blocks = []
+    for layer in out["layers"]:
+        l, up = layer["l"], layer["update"]
+        blocks += [block(f"W[{l}] change", up["W"]), block(f"b[{l}] change", up["b"])]
+        if up["alpha"] is not None:
+            blocks.append(block(f"alpha[{l}] change", up["alpha"]))
+    _blocks(blocks, width)
+    if elided[0]:
+        stdout.print()
+        stdout.print(_text(f"tensors with more than {ELIDE} rows or columns show {EDGE} at each"
+                           " end (...), as NumPy prints them; --json gives every array whole",
+                           style="dim"))
+
+
+def _shape_of(a) -> tuple[int, ...]:
+    if isinstance(a, list) and a and isinstance(a[0], list):
+        return (len(a), len(a[0]))
+    return (len(a),) if isinstance(a, list) else ()
+
+
+def _number(v, precision: int) -> str:
+    if v is None:
+        return "nan"
+    if v == int(v) and abs(v) < 10 ** 5:  # 0 and 1 (targets, biases at the start) exactly
+        return str(int(v))
+    if abs(v) >= 10 ** 5 or abs(v) < 10 ** -precision:
+        return f"{v:.{max(precision - 1, 1)}e}"
+    return f"{v:.{precision}f}"
+
+
+def _matrix(a, precision: int) -> tuple[list[str], bool]:
+    """A 2-D list as right-aligned rows in brackets, eliding the middle of a long side."""
+    rows = a if a and isinstance(a[0], list) else [[v] for v in a]
+    cut = False
+
+    def keep(n: int) -> list[int | None]:
+        nonlocal cut
+        if n <= ELIDE:
+            return list(range(n))
+        cut = True
+        return [*range(EDGE), None, *range(n - EDGE, n)]
+
+    r_idx, c_idx = keep(len(rows)), keep(len(rows[0]) if rows else 0)
+    cells = [[("..." if c is None or r is None else _number(rows[r][c], precision)) for c in c_idx]
+             for r in r_idx]
+    # One width for every column, as NumPy prints: the columns line up with each other.
+    widths = [max(len(cell) for row in cells for cell in row)] * len(c_idx)
+    lines = []
+    for i, (r, row) in enumerate(zip(r_idx, cells)):
+        body = " ".join("..." .center(w) if r is None else cell.rjust(w) for cell, w in zip(row, widths))
+        lines.append(("[" if i == 0 else " ") + "[" + body + "]" + ("]" if i == len(cells) - 1 else ""))
+    return lines, cut
+
+
+def _blocks(blocks: list[tuple[str, list[str]]], width: int) -> None:
+    """Tensors side by side under their titles, as many per line as ``width`` allows."""
+    gap, line = 2, []
+    groups, used = [], 0
+    for title, lines in blocks:
+        w = max(len(title), *(len(s) for s in lines))
+        if line and used + gap + w > width - 2:
+            groups.append(line)
+            line, used = [], 0
+        line.append((title, lines, w))
+        used += (gap if used else 0) + w
+    if line:
+        groups.append(line)
+    for group in groups:
+        height = max(len(lines) for _, lines, _ in group)
+        titles = (" " * gap).join(t.ljust(w) for t, _, w in group)
+        stdout.print(_text("  " + titles.rstrip(), style="bold"))
+        for i in range(height):
+            row = (" " * gap).join((lines[i] if i < len(lines) else "").ljust(w) for _, lines, w in group)
+            stdout.print(_text("  " + row.rstrip()), soft_wrap=True)

@@ -449,6 +449,20 @@ class Network:
                     return l, name
         return None
 
+    def copy(self, dtype: DTypeLike | None = None) -> Network:
+        """A new network with the same layers and parameters, in ``dtype`` (default: this one's).
+
+        Each layer keeps this network's activation object, so a copy runs the same functions.
+        ``explain`` and ``gradcheck`` work on a float64 copy, whatever the training dtype.
+        """
+        alphas = [layer.alpha if isinstance(layer.alpha, float) else None for layer in self.layers]
+        net = Network(self.sizes, self.activations, loss=self.loss.name,
+                      dtype=self.dtype if dtype is None else dtype, init=self.init, alphas=alphas)
+        net.theta[...] = self.theta
+        for mine, theirs in zip(net.layers, self.layers):
+            mine.activation = theirs.activation
+        return net
+
     # -- parameters by name ----------------------------------------------------------
 
     def arrays(self) -> dict[str, Array]:
