@@ -442,6 +442,9 @@ class TrainingConfig(_Section):
         " label (others 1); each sample's loss is multiplied by its class's weight.")
     seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
     dtype: Literal[DTYPES] = Field("float64", description="float64 or float32.")  # type: ignore[valid-type]
+    diagnostics: bool = Field(True, description="Measure gradient flow per layer each epoch"
+                              " (dead and saturated units, gradient norm, update ratio) as history"
+                              " columns, and warn once when a layer dies or saturates.")
 
     @property
     def lr(self) -> float:

@@ -113,7 +113,8 @@ class Session:
         # Live in a run directory, which is new; with -o the model and the history are
         # replaced together at the end, so an older pair there is never left half-replaced.
         if self.run_dir is not None:
-            columns = history_columns(self.network, "validation" in self.prep.splits)
+            columns = history_columns(self.network, "validation" in self.prep.splits,
+                                      cfg.training.diagnostics)
             self._history_file = _HistoryFile(self.history_path, columns, self.earlier)
 
     def train(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> Outcome:
@@ -132,6 +133,8 @@ class Session:
         def each_epoch(record) -> None:
             if log is not None:
                 log.add(record)
+            for warning in record.warnings:
+                render.warning(warning)
             if on_epoch is not None:
                 on_epoch(record)
 
@@ -142,7 +145,7 @@ class Session:
                           X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
                           schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
                           on_epoch=each_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
-                          sample_weight=prep.sample_weight())
+                          sample_weight=prep.sample_weight(), diagnostics=t.diagnostics)
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise

@@ -19,6 +19,7 @@ from ..errors import (
     TrainingDiverged,
     TrainingInterrupted,
 )
+from . import diagnostics as diag
 from . import metrics
 from .network import Network
 from .optimizers import Optimizer
@@ -39,11 +40,15 @@ class EpochRecord:
     metrics: dict[str, float]
     lr: float
     seconds: float
+    #: gradient-flow measurements per layer (``core.diagnostics``), when training measures them
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    #: what the measurements of this epoch warn about, a line each (each said once per run)
+    warnings: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, float | None]:
         """The flat row of a history CSV."""
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
-                **self.metrics, "lr": self.lr, "seconds": self.seconds}
+                **self.metrics, "lr": self.lr, "seconds": self.seconds, **self.diagnostics}
 
 
 @dataclass
@@ -84,11 +89,12 @@ def evaluate(network: Network, X: Array, Y: Array) -> tuple[float, dict[str, flo
     return network.loss.value(Z, A, Y), _metrics(network, A, Y, "")
 
 
-def history_columns(network: Network, validation: bool) -> list[str]:
+def history_columns(network: Network, validation: bool, diagnostics: bool = False) -> list[str]:
     """The keys of ``History.rows()`` for a run of ``network``, known before any epoch."""
     names = ["accuracy"] if is_classifier(network) else ["r2", "mse"]
     return ["epoch", "train_loss", "val_loss", *(f"train_{n}" for n in names),
-            *(f"val_{n}" for n in names if validation), "lr", "seconds"]
+            *(f"val_{n}" for n in names if validation), "lr", "seconds",
+            *(diag.columns(network) if diagnostics else ())]
 
 
 def _metrics(network: Network, A: Array, Y: Array, prefix: str) -> dict[str, float]:
@@ -106,7 +112,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
         patience: int | None = None, min_delta: float = 0.0,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         on_batch: Callable[[int, int], None] | None = None, start_epoch: int = 0,
-        sample_weight: Array | None = None) -> History:
+        sample_weight: Array | None = None, diagnostics: bool = False) -> History:
     """Train ``network`` in place on ``X: (n[0], m)``, ``Y: (n[L], m)``.
 
     ``sample_weight: (m,)`` weights each sample's loss (class weights): the training loss
@@ -116,6 +122,10 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     be smaller (its ``m`` is its own size). With ``patience``, training stops once the
     monitored loss (validation if given, else training) has not improved by more than
     ``min_delta`` for that many epochs, and the best weights are restored.
+
+    With ``diagnostics``, each epoch's record holds the gradient-flow measurements of its
+    first batch (``core.diagnostics``) and the warnings they raise; training itself is the
+    same, bit for bit.
 
     Epochs are numbered from ``start_epoch + 1`` (a resumed run goes on counting, and its
     schedule too). Raises ``TrainingDiverged`` on a non-finite loss or parameter and
@@ -144,6 +154,12 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     steps = _Steps(network, optimizer, X, Y, batch_size, sample_weight)
     best_theta = network.theta.copy()
     epoch_theta = np.empty_like(network.theta)
+    monitor = diag.Monitor(network) if diagnostics else None
+    measured: dict[str, float] = {}
+
+    def after_first_step() -> None:  # the layers still hold the first batch's pass
+        measured.clear()
+        measured.update(diag.measure(network, epoch_theta))
     best_loss = math.inf
     lr0 = optimizer.lr
     since_best = 0
@@ -155,7 +171,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             order = rng.permutation(steps.m)
             np.copyto(epoch_theta, network.theta)
             epoch_state = optimizer.state()
-            steps.run(order, on_batch)
+            steps.run(order, on_batch, after_first_step if monitor is not None else None)
             train_loss, record_metrics = steps.figures(order)
             if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():
                 where = steps.replay(order, epoch_theta, epoch_state)
@@ -168,6 +184,10 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
                 record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
             record = EpochRecord(epoch, train_loss, val_loss, record_metrics, optimizer.lr,
                                  time.perf_counter() - start)
+            if monitor is not None:
+                record.diagnostics = dict(measured)
+                record.warnings = monitor.warnings(measured, epoch=epoch, lr=optimizer.lr,
+                                                   batch=steps.batch_size)
             history.records.append(record)
 
             monitored = val_loss if val_loss is not None else record.train_loss
@@ -239,7 +259,8 @@ class _Steps:
         return (np.take(self.X_rows, idx, axis=0, out=X_buf, mode="clip").T,
                 np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T, w)
 
-    def run(self, order: NDArray, on_batch) -> None:
+    def run(self, order: NDArray, on_batch, after_first=None) -> None:
+        """One epoch's steps; ``after_first()`` is called once the first step is taken."""
         network, optimizer, out, n, bs = self.network, self.optimizer, self.out, self.n_batches, self.batch_size
         last = network.layers[-1]
         for b in range(n):
@@ -250,6 +271,8 @@ class _Steps:
             np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], buf.Z if self.keep_Z else buf.A)
             network.backward(Yb, wb)
             optimizer.step(network)
+            if b == 0 and after_first is not None:
+                after_first()
             if on_batch is not None:
                 on_batch(b + 1, n)
 
