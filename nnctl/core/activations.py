@@ -259,6 +259,9 @@ class Activation:
     output_only: bool = False
     #: Gradients pass through it (False for binary step, whose derivative is 0).
     passes_gradient: bool = True
+    #: The z where f or f' is not differentiable (None: nowhere), which a gradient check
+    #: must not step across: 0 for relu, prelu, elu (f' jumps unless alpha = 1), binary_step.
+    kink: float | None = None
     #: For a learned alpha: ``dalpha(dA, Z, T, dalpha)`` fills ``dalpha: (n, 1)``.
     dalpha: Callable[..., None] | None = None
     #: ``f(z)``, ``f'(z)``, the range of ``f`` and the form computed (docs/notation.md),
@@ -288,6 +291,7 @@ _ALL = [
                formula="f(z) = z", derivative_formula="f'(z) = 1", range="(-inf, inf)",
                stable_form="a copy of z"),
     Activation("binary_step", binary_step, binary_step_derivative, passes_gradient=False,
+               kink=0.0,
                formula="f(z) = 1 if z >= 0 else 0",
                derivative_formula="f'(z) = 0 (also at z = 0: no gradient passes)",
                range="{0, 1}", stable_form="z >= 0"),
@@ -301,15 +305,16 @@ _ALL = [
     Activation("arctan", arctan, arctan_derivative,
                formula="f(z) = arctan(z)", derivative_formula="f'(z) = 1 / (1 + z^2)",
                range="(-pi/2, pi/2)", stable_form="f' as dA / hypot(1, z) / hypot(1, z)"),
-    Activation("relu", relu, relu_derivative, relu_family=True,
+    Activation("relu", relu, relu_derivative, relu_family=True, kink=0.0,
                formula="f(z) = max(0, z)", derivative_formula="f'(z) = 1 if z >= 0 else 0",
                range="[0, inf)", stable_form="z/2 + |z/2| (z + |z| overflows); f' the mask z >= 0"),
-    Activation("prelu", prelu, prelu_derivative, relu_family=True, alpha="learned",
+    Activation("prelu", prelu, prelu_derivative, relu_family=True, alpha="learned", kink=0.0,
                default_alpha=0.25, dalpha=prelu_dalpha,
                formula="f(z) = z if z >= 0 else alpha z (alpha learned, per unit)",
                derivative_formula="f'(z) = 1 if z >= 0 else alpha; df/dalpha = min(z, 0)",
                range="(-inf, inf)", stable_form="(1 + (alpha - 1) [z < 0]) z"),
     Activation("elu", elu, elu_derivative, relu_family=True, alpha="fixed", default_alpha=1.0,
+               kink=0.0,
                formula="f(z) = z if z >= 0 else alpha (e^z - 1)",
                derivative_formula="f'(z) = 1 if z >= 0 else a + alpha",
                range="(-alpha, inf)", stable_form="alpha expm1(min(z, 0)) + max(z, 0)"),
