@@ -414,6 +414,38 @@ def explain(target, data, sample, batch, precision, as_json) -> None:
 
 
 @main.command()
+@click.argument("target", metavar="[CONFIG | MODEL]", required=False, type=PATH)
+@click.option("--data", metavar="CSV", type=PATH,
+              help="Take the rows from this labelled file (default: the training data).")
+@click.option("--batch", "batch", metavar="M", type=click.IntRange(min=1), default=16,
+              show_default=True, help="Check on the first M labelled rows.")
+@click.option("--max-entries", metavar="N", type=click.IntRange(min=0), default=1000,
+              show_default=True, help="Check at most N entries per tensor (drawn at random,"
+              " seed 0); 0 checks every entry.")
+@click.option("--eps", type=_PositiveFinite(), default=1e-6, show_default=True,
+              help="The finite-difference step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the check as JSON on stdout.")
+@_display_options
+@_reports_errors
+def gradcheck(target, data, batch, max_entries, eps, as_json) -> None:
+    """Check backpropagation against central finite differences for every parameter (W, b
+    and PReLU's slopes) of the network, on a batch of your own rows, in float64: a row
+    per tensor with its largest error. Exit 1 when any tensor fails. Entries where a step
+    crosses a kink (ReLU's at 0) get no verdict instead of a false failure.
+
+    \b
+    Examples:
+      nnctl gradcheck
+      nnctl gradcheck configs/iris.yaml --batch 32
+      nnctl gradcheck runs/iris/1 --json
+    """
+    from .commands import gradcheck as command
+
+    command.run(target, data=data, batch=batch, max_entries=max_entries, eps=eps,
+                as_json=as_json)
+
+
+@main.command()
 @click.argument("run", type=PATH)
 @click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the images into DIR (default: the run directory, or beside the history).")

@@ -31,6 +31,10 @@ class ModelFileError(NnctlError):
     """A model file cannot be read or written."""
 
 
+class CheckFailed(NnctlError):
+    """A check the user asked for found a real problem (``nnctl gradcheck``: exit 1)."""
+
+
 class TrainingDiverged(NnctlError):
     """A loss or parameter became non-finite during training.
 

@@ -594,6 +594,47 @@ def function_chart(z: Sequence[float], f: Sequence[float], df: Sequence[float], 
     return "\n".join(lines)
 
 
+def gradcheck(out: dict) -> None:
+    """``nnctl gradcheck``: a row per tensor (layer by layer), the rule, the verdict (stdout)."""
+    _require_stdout()
+    dtype = out["dtype"] + ("" if out["dtype"] == "float64" else ", checked in float64")
+    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True,
+              title=f"gradcheck: {out['network']}, {out['weights']}, m = {out['m']}, {dtype}",
+              title_justify="left", title_style="bold")
+    for col in ("l", "tensor", "shape", "checked", "kinks", "max abs error", "max rel error", "result"):
+        t.add_column(col, justify="left" if col in ("tensor", "shape", "result") else "right",
+                     no_wrap=col != "result")
+    for r in out["tensors"]:
+        checked = f"{r['checked']:,}" + ("" if r["checked"] == r["total"] else f" of {r['total']:,}")
+        if not r["passed"]:
+            result = Text("FAIL", style="bold red")
+        elif r["no_gradient"]:
+            result = Text("pass (no gradient reaches it)", style="yellow")
+        elif r["kinks"] == r["checked"]:
+            result = Text("no verdict (every step crossed a kink)", style="yellow")
+        else:
+            result = Text("pass", style="green")
+        t.add_row(str(r["l"]), r["name"], _shape(r["shape"]) if len(r["shape"]) == 2 else str(r["shape"]),
+                  checked, str(r["kinks"]), f"{r['max_abs']:.1e}", f"{r['max_rel']:.1e}", result)
+    show(t, stdout)
+    lines = [f"{out['source']}; {out['data']}, {out['m']} rows; loss {out['loss']}, J = {out['J']:.6g}",
+             f"central differences (J(theta + eps) - J(theta - eps)) / 2 eps, eps = {out['eps']:g};"
+             f" an entry passes when |backprop - numeric| <= {out['atol']:g} + {out['rtol']:g}"
+             " max(|backprop|, |numeric|)"]
+    kinks = sum(r["kinks"] for r in out["tensors"])
+    if kinks:
+        lines.append(f"{kinks} entries not compared: a step of eps moved some z across the kink"
+                     f" of {', '.join(out['kink_activations'])} at 0, where f or f' has no"
+                     " derivative")
+    if any(r["no_gradient"] for r in out["tensors"]):
+        lines.append("no gradient passes a binary step (its derivative is 0), so the layers"
+                     " below it have none to check: backprop and the differences are both 0")
+    stdout.print(_text("\n".join(lines), lines=True, style="dim"))
+    if out["passed"]:
+        stdout.print(_text("passed: backpropagation matches the finite differences for every"
+                           " tensor", style="bold green"))
+
+
 # -- explain -----------------------------------------------------------------------------
 
 #: Tensors with more rows or columns than this show EDGE at each end, as NumPy's print does.
