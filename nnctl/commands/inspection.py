@@ -22,6 +22,7 @@ from ..data.prepare import frame_for_model, prepare_data
 from ..data.scaling import Scaler
 from ..data.target import Target, encode_target, output_size
 from ..errors import ConfigError, DataError
+from .train import shown
 
 
 @dataclass
@@ -76,7 +77,7 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
         optimizer = cfg.build_optimizer()
         if loaded.optimizer_state:
             optimizer.load_state(loaded.optimizer_state)
-        source, weights = f"model {loaded.path}", f"trained for {epochs} epoch(s)"
+        source, weights = f"model {shown(loaded.path)}", f"trained for {epochs} epoch(s)"
         if data is None:
             data = str(cfg.data.train)
             if not Path(data).is_file():
@@ -90,7 +91,7 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
                                 prep.loss)
         meta, epochs = prep.metadata(), 0
         optimizer = cfg.build_optimizer()
-        source = f"config {cfg.source}"
+        source = f"config {shown(cfg.source)}"
         weights = f"initial weights ({network.init}, seed {cfg.training.seed})"
         data = str(cfg.data.train) if data is None else data
         class_weights = prep.class_weights
@@ -141,6 +142,6 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
     lines = [int(v) for v in frame.row_lines] if frame.row_lines is not None else \
         [int(r) + 1 for r in chosen]
     return Subject(network=network, optimizer=optimizer, lr=lr, source=source, weights=weights,
-                   data=frame.path, lines=lines, rows=[int(r) + 1 for r in chosen], raw=raw,
+                   data=shown(frame.path), lines=lines, rows=[int(r) + 1 for r in chosen], raw=raw,
                    inputs=list(meta["encoded"]), target=target, X=np.ascontiguousarray(X.T),
                    Y=np.ascontiguousarray(Y.T), w=w)

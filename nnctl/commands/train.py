@@ -251,8 +251,8 @@ class Session:
         """Facts for the one-screen summary before training."""
         prep, net = self.prep, self.network
         return {
-            "config": _shown(self.cfg.source),
-            "data": _shown(self.cfg.data.train),
+            "config": shown(self.cfg.source),
+            "data": shown(self.cfg.data.train),
             "rows": {k: s.m for k, s in prep.splits.items()},
             "features": prep.features,
             "columns": [_describe_column(c) for c in prep.preprocessor.columns],
@@ -279,12 +279,12 @@ class Session:
             "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
             "warnings": prep.warnings + net.warnings,
             "model": str(self.cfg.model_path),
-            "output": (f"{_shown(self.run_dir)}/" if self.run_dir is not None
-                       else _shown(self.cfg.model_path)),
+            "output": (f"{shown(self.run_dir)}/" if self.run_dir is not None
+                       else shown(self.cfg.model_path)),
         }
 
 
-def _shown(path) -> str:
+def shown(path) -> str:
     """A path as the summary shows it: relative to the working directory when inside it."""
     import os
 
