@@ -598,9 +598,10 @@ def gradcheck(out: dict) -> None:
     """``nnctl gradcheck``: a row per tensor (layer by layer), the rule, the verdict (stdout)."""
     _require_stdout()
     dtype = out["dtype"] + ("" if out["dtype"] == "float64" else ", checked in float64")
-    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True,
-              title=f"gradcheck: {out['network']}, {out['weights']}, m = {out['m']}, {dtype}",
-              title_justify="left", title_style="bold")
+    # The title on a line of its own: a table's title wraps at the (narrower) table's width.
+    stdout.print(_text(f"gradcheck: {out['network']}, {out['weights']}, m = {out['m']}, {dtype}",
+                       style="bold"))
+    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     for col in ("l", "tensor", "shape", "checked", "kinks", "max abs error", "max rel error", "result"):
         t.add_column(col, justify="left" if col in ("tensor", "shape", "result") else "right",
                      no_wrap=col != "result")
