@@ -83,7 +83,7 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
             if not Path(data).is_file():
                 raise DataError(f"{loaded.path}: its training data {data} is not there; give the"
                                 " rows to explain with --data FILE (with the target column)")
-        class_weights = None
+        class_weights = training.get("class_weights")  # as training weighted each row
     else:
         cfg = config_mod.load(path)
         prep = prepare_data(cfg)
