@@ -363,21 +363,27 @@ def init(directory) -> None:
 @main.command()
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print it as JSON (with the sampled curves).")
+@click.option("--plot", metavar="FILE", type=PATH,
+              help="Also draw f and f' into FILE (.png or .svg; all of them in a grid without"
+              " NAME), with the plot extra.")
 @_display_options
 @_reports_errors
-def activations(name, as_json) -> None:
+def activations(name, as_json, plot) -> None:
     """The activations a layer may use: each one's function, derivative and range; with
-    NAME, also the stable form nnctl computes and f and f' drawn for z in [-4, 4].
+    NAME, also the stable form nnctl computes and f and f' drawn for z in [-4, 4]. --plot
+    draws the same curves as an image (pip install 'nnctl[plot]').
 
     \b
     Examples:
       nnctl activations
       nnctl activations elu
       nnctl activations sigmoid --json
+      nnctl activations elu --plot elu.png
+      nnctl activations --plot activations.svg
     """
     from .commands import activations as command
 
-    command.run(name, as_json=as_json)
+    command.run(name, as_json=as_json, plot=plot)
 
 
 @main.command()

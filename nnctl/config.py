@@ -495,8 +495,9 @@ class OutputConfig(_Section):
                                " run directory (as -o does).")
     history: Path | None = Field(None, description="The per-epoch history CSV when model is set;"
                                  " default beside it, <model stem>.history.csv.")
-    plots: bool = Field(True, description="Draw loss, metric and confusion images (PNG, SVG)"
-                        " into the run directory, with the plot extra (about 1.5 s a run).")
+    plots: bool = Field(True, description="Draw loss, metric, gradient-flow and confusion images"
+                        " (PNG, SVG) into the run directory, with the plot extra (about 2.5 s a"
+                        " run).")
 
     @field_validator("runs", "model", "history", mode="before")
     @classmethod

@@ -1,9 +1,10 @@
-"""Plot images of a run: loss and metric curves and the confusion matrix, as PNG and SVG.
+"""Plot images of a run: loss and metric curves, gradient flow and the confusion matrix,
+as PNG and SVG; and the curves of activations (``nnctl activations --plot``).
 
 The only module that imports matplotlib, an optional extra (``pip install 'nnctl[plot]'``),
-and only inside ``images``, so importing nnctl costs nothing without it. Figures are built
-with matplotlib's object-oriented API (``Figure`` on an Agg canvas), never pyplot: no
-global figures, no display, safe headless.
+and only inside ``images`` and ``activation_image``, so importing nnctl costs nothing
+without it. Figures are built with matplotlib's object-oriented API (``Figure`` on an Agg
+canvas), never pyplot: no global figures, no display, safe headless.
 
 Every image is drawn in matplotlib's default style, whatever the user's matplotlibrc says,
 and the same inputs give the same bytes: the SVG has no date and fixed ids, the PNG no
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,6 +38,18 @@ TICKS_UP_TO = 60
 MAX_POINTS = 4000
 #: Curves with at most this many points mark each one (a single epoch is a dot, not nothing).
 MARK_UP_TO = 50
+#: Each panel of the gradient-flow image is 900x300 px (the legend is right of the axes).
+GRADIENT_PANEL = (9.0, 3.0)
+#: The usual range of one step's ||step of W[l]|| / ||W[l]||, around the rule of thumb 1e-3
+#: (nnctl.core.diagnostics), shaded on the update-ratio panel.
+RATIO_BAND = (1e-4, 1e-2)
+#: An activation's curves are 800x500 px alone; in a grid of all of them, 300x230 px each.
+ACTIVATION_PANEL = (3.0, 2.3)
+ACTIVATION_COLUMNS = 4
+FORMATS = ("png", "svg")
+
+#: The per-layer columns of a history (nnctl.core.diagnostics), by kind.
+_LAYER_COLUMN = re.compile(r"(grad_norm|update_ratio|dead|saturated)_([1-9][0-9]{0,5})")
 
 #: The metric columns each task plots, and the y-axis label.
 _METRICS = {
@@ -71,11 +85,15 @@ def images(rows: Sequence[Mapping], *, task: str, confusion: Sequence[Sequence[i
            classes: Sequence[str] | None = None) -> dict[str, bytes]:
     """The plot files of a run, contents by file name.
 
-    ``rows`` are the history CSV's rows (``epoch``, ``train_loss``, ``val_loss``, metrics);
-    a missing value (None, ``''``, NaN, inf) is skipped. Always ``loss.png``/``loss.svg``;
-    ``metrics.*`` when a metric column of ``task`` has a value; ``confusion.*`` when
-    ``confusion`` (rows the true class, columns the predicted one) and ``classes`` are given.
-    Raises ImportError (with ``MISSING``) without matplotlib.
+    ``rows`` are the history CSV's rows (``epoch``, ``train_loss``, ``val_loss``, metrics,
+    and the per-layer diagnostics of nnctl.core.diagnostics: ``grad_norm_<l>``,
+    ``update_ratio_<l>``, ``dead_<l>``, ``saturated_<l>``); a missing value (None, ``''``,
+    NaN, inf) is skipped. Always ``loss.png``/``loss.svg``; ``metrics.*`` when a metric
+    column of ``task`` has a value; ``gradients.*`` when a ``grad_norm_<l>`` column has a
+    value: the gradient norm and the update ratio per layer on log scales (the ratio's usual
+    ``RATIO_BAND`` shaded), and the dead and saturated shares when such a column has a
+    value; ``confusion.*`` when ``confusion`` (rows the true class, columns the predicted
+    one) and ``classes`` are given. Raises ImportError (with ``MISSING``) without matplotlib.
     """
     if task not in _METRICS:
         raise ValueError(f"task must be one of {sorted(_METRICS)}, not {task!r}")
@@ -87,6 +105,9 @@ def images(rows: Sequence[Mapping], *, task: str, confusion: Sequence[Sequence[i
         columns, name = _METRICS[task]
         if any(_series(rows, c)[1] for c in columns):
             _save(_metric(rows, columns, name), "metrics", out)
+        layers = _layer_columns(rows)
+        if layers["grad_norm"]:
+            _save(_gradients(rows, layers), "gradients", out)
         if confusion is not None and classes:
             _save(_confusion(confusion, [_label(c) for c in classes]), "confusion", out)
     return out
@@ -121,10 +142,15 @@ def _figure(size: tuple[float, float], margins=(0.09, 0.11, 0.97, 0.92)):
 
 
 def _save(figure, stem: str, out: dict[str, bytes]) -> None:
-    for fmt, metadata in (("png", _PNG_METADATA), ("svg", _SVG_METADATA)):
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-        out[f"{stem}.{fmt}"] = buffer.getvalue()
+    for fmt in FORMATS:
+        out[f"{stem}.{fmt}"] = _bytes(figure, fmt)
+
+
+def _bytes(figure, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    metadata = _PNG_METADATA if fmt == "png" else _SVG_METADATA
+    figure.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+    return buffer.getvalue()
 
 
 def _loss(rows: Sequence[Mapping]):
@@ -133,16 +159,7 @@ def _loss(rows: Sequence[Mapping]):
     values = _curves(ax, rows, ("train_loss", "val_loss"))
     # A loss falling by orders of magnitude is flat on a linear scale after the first epochs.
     if values and min(values) > 0 and max(values) > 20 * min(values):
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-        ax.set_yscale("log")
-        plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.01, not mathtext's 10^{-2}
-        ax.yaxis.set_major_formatter(plain)
-        if max(values) < 100 * min(values):  # within two decades: label 2 and 5 as well
-            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-            ax.yaxis.set_minor_formatter(plain)
-        else:
-            ax.yaxis.set_minor_formatter(NullFormatter())
+        _log_scale(ax, values)
     if values:
         title = "loss"
     elif rows:
@@ -153,12 +170,162 @@ def _loss(rows: Sequence[Mapping]):
     return figure
 
 
+def _log_scale(ax, values: list[float]) -> None:
+    """A log y axis for ``values`` (all above 0), its ticks plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.01, not mathtext's 10^{-2}
+    ax.yaxis.set_major_formatter(plain)
+    if max(values) < 100 * min(values):  # within two decades: label 2 and 5 as well
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _metric(rows: Sequence[Mapping], columns: Sequence[str], name: str):
     figure = _figure(CURVE_SIZE)
     ax = figure.add_subplot()
     _curves(ax, rows, columns)
     _axes(ax, name, name)
     return figure
+
+
+def _layer_columns(rows: Sequence[Mapping]) -> dict[str, list[int]]:
+    """The layers ``l`` whose ``<kind>_<l>`` column has a value, in order, by kind."""
+    names = dict.fromkeys(k for row in rows for k in row if isinstance(k, str))
+    found: dict[str, list[int]] = {"grad_norm": [], "update_ratio": [], "dead": [], "saturated": []}
+    for name in names:
+        match = _LAYER_COLUMN.fullmatch(name)
+        if match and _series(rows, name)[1]:
+            found[match[1]].append(int(match[2]))
+    return {kind: sorted(set(ls)) for kind, ls in found.items()}
+
+
+def _gradients(rows: Sequence[Mapping], layers: dict[str, list[int]]):
+    """Gradient flow per layer: ||dW[l]||, the update ratio and the dead/saturated shares,
+    one panel each over a shared epoch axis, one colour per layer in every panel."""
+    shares = bool(layers["dead"] or layers["saturated"])
+    n = 3 if shares else 2
+    width, height = GRADIENT_PANEL[0], GRADIENT_PANEL[1] * n + 0.6
+    # Margins in inches (the legends are right of the axes), as fractions of this height.
+    figure = _figure((width, height), margins=(0.09, 0.55 / height, 0.80, 1 - 0.4 / height))
+    figure.subplots_adjust(hspace=0.35)
+    axes = figure.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
+    every = sorted({l for ls in layers.values() for l in ls})
+    colour = {l: f"C{i % 10}" for i, l in enumerate(every)}  # layer l, the same in each panel
+
+    ax = axes[0]
+    drawn = _layer_curves(ax, rows, [(f"grad_norm_{l}", f"layer {l}", colour[l], "-")
+                                     for l in layers["grad_norm"]], positive=True)
+    _log_axes(ax, drawn, "gradient norm ||dW[l]|| per layer", "||dW[l]||")
+
+    ax = axes[1]
+    low, high = RATIO_BAND
+    ax.axhspan(low, high, color="tab:green", alpha=0.12, linewidth=0,
+               label=f"usual {low:g} to {high:g}")
+    ax.axhline(math.sqrt(low * high), color="tab:green", linestyle="--", linewidth=1,
+               label=f"{math.sqrt(low * high):g} (rule of thumb)")
+    drawn = _layer_curves(ax, rows, [(f"update_ratio_{l}", f"layer {l}", colour[l], "-")
+                                     for l in layers["update_ratio"]], positive=True)
+    if drawn:  # the axis spans the band as well as the lines (axhspan widens it)
+        drawn += [low, high]
+    _log_axes(ax, drawn, "update ratio ||step of W[l]|| / ||W[l]|| per layer", "update ratio")
+
+    if shares:
+        from matplotlib.ticker import PercentFormatter
+
+        ax = axes[2]
+        lines = [(f"{kind}_{l}", f"layer {l} {kind}", colour[l], style)
+                 for l in every for kind, style in (("dead", "-"), ("saturated", "--"))
+                 if l in layers[kind]]
+        _layer_curves(ax, rows, lines)
+        ax.set_ylim(-0.03, 1.03)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+        kinds = [shown for kind, shown in (
+            ("dead", "dead units (ReLU-like)"),
+            ("saturated", "saturated units (logistic, tanh, arctan)")) if layers[kind]]
+        _axes(ax, " and ".join(kinds) + " per layer", "share of units")
+    for ax in axes:
+        ax.xaxis.label.set_visible(ax is axes[-1])
+    return figure
+
+
+def _layer_curves(ax, rows: Sequence[Mapping], lines: Sequence[tuple[str, str, str, str]], *,
+                  positive: bool = False) -> list[float]:
+    """One line per ``(column, label, colour, linestyle)`` that has values (above 0 only
+    for a log axis); the legend right of the axes. Returns every value drawn."""
+    drawn: list[float] = []
+    for column, label, colour, style in lines:
+        x, y = _series(rows, column)
+        if positive:
+            x, y = [e for e, v in zip(x, y) if v > 0], [v for v in y if v > 0]
+        if y:
+            ax.plot(x, y, label=label, color=colour, linestyle=style, linewidth=1.2,
+                    marker="o" if len(y) <= MARK_UP_TO else None, markersize=3)
+            drawn += y
+    _legend(ax)
+    return drawn
+
+
+def _legend(ax) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:  # an empty legend is a matplotlib warning
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  ncol=math.ceil(len(handles) / 12), borderaxespad=0)
+
+
+def _log_axes(ax, values: list[float], title: str, ylabel: str) -> None:
+    """A log y axis with plain tick labels (``0.001``, not mathtext) when there are values."""
+    if values:
+        _log_scale(ax, values)
+    else:
+        title += ": no value above 0"
+    _axes(ax, title, ylabel)
+
+
+def activation_image(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+                     *, fmt: str) -> bytes:
+    """An image of each activation's ``f`` and ``f'`` against ``z``, by name ``(z, f, df)``
+    (as ``nnctl activations`` samples them), in ``fmt`` (``png`` or ``svg``): one 800x500 px
+    axes for one activation, a grid of small panels for several. Raises ImportError (with
+    ``MISSING``) without matplotlib."""
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {list(FORMATS)}, not {fmt!r}")
+    if not curves:
+        raise ValueError("no activation to draw")
+    with _style():
+        if len(curves) == 1:
+            figure = _figure(CURVE_SIZE)
+            axes = [figure.add_subplot()]
+        else:
+            cols = min(ACTIVATION_COLUMNS, len(curves))
+            n_rows = math.ceil(len(curves) / cols)
+            size = (ACTIVATION_PANEL[0] * cols, ACTIVATION_PANEL[1] * n_rows + 0.5)
+            figure = _figure(size, margins=(0.05, 0.35 / size[1], 0.98, 1 - 0.75 / size[1]))
+            figure.subplots_adjust(hspace=0.45, wspace=0.25)
+            grid = figure.subplots(n_rows, cols, squeeze=False).ravel()
+            for ax in grid[len(curves):]:
+                ax.set_visible(False)
+            axes = list(grid[:len(curves)])
+        for ax, (name, (z, f, df)) in zip(axes, curves.items()):
+            ax.axhline(0, color="0.6", linewidth=0.8)
+            ax.axvline(0, color="0.6", linewidth=0.8)
+            ax.plot(z, f, label="f(z)", color="C0", linewidth=1.6)
+            ax.plot(z, df, label="f'(z)", color="C1", linewidth=1.4, linestyle="--")
+            ax.set_title(_label(name), fontsize=None if len(axes) == 1 else "medium")
+            ax.grid(alpha=0.3)
+        if len(axes) == 1:
+            axes[0].set_xlabel("z")
+            axes[0].legend()
+        else:
+            handles, labels = axes[0].get_legend_handles_labels()
+            figure.legend(handles, labels, loc="upper right", ncol=2, frameon=False)
+            z = [v for z, _, _ in curves.values() for v in z]
+            figure.suptitle(f"activations: f and f' for z in [{min(z):g}, {max(z):g}]", x=0.05,
+                            ha="left")
+        return _bytes(figure, fmt)
 
 
 def _curves(ax, rows: Sequence[Mapping], columns: Sequence[str]) -> list[float]:

@@ -248,3 +248,133 @@ def test_a_confusion_matrix_of_the_wrong_shape_is_refused(confusion):
 def test_an_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task"):
         plots.images([], task="clustering")
+
+
+def diagnosed(n: int, *, layers: int = 3, dead=(1, 2), saturated=()) -> list[dict]:
+    """``history(n)`` with the gradient-flow columns of nnctl.core.diagnostics, for
+    ``layers`` layers, ``dead_<l>`` for ``dead`` and ``saturated_<l>`` for ``saturated``."""
+    rows = history(n)
+    for i, row in enumerate(rows):
+        for l in range(1, layers + 1):
+            row[f"grad_norm_{l}"] = 0.5 * l * math.exp(-i / 10)
+            row[f"update_ratio_{l}"] = 0.05 * math.exp(-i / 5) / l
+        row.update({f"dead_{l}": min(1.0, 0.1 * i) for l in dead})
+        row.update({f"saturated_{l}": 0.5 for l in saturated})
+    return rows
+
+
+def test_the_gradient_image_is_drawn_exactly_when_a_grad_norm_column_has_a_value():
+    assert "gradients.png" not in plots.images(history(10), task="classification")
+    out = plots.images(diagnosed(10), task="classification")
+    assert {"gradients.png", "gradients.svg"} <= out.keys()
+    # Update ratios or dead units alone, or grad norms that are all missing, are no image.
+    holes = [dict(r, grad_norm_1=None, grad_norm_2=float("nan"), grad_norm_3="")
+             for r in diagnosed(5, layers=3)]
+    assert sorted(plots.images(holes, task="classification")) == [
+        "loss.png", "loss.svg", "metrics.png", "metrics.svg"]
+
+
+def test_the_gradient_image_has_three_panels_one_line_per_layer_and_the_ratio_band():
+    out = plots.images(diagnosed(30), task="classification")
+    svg = out["gradients.svg"]
+    drawn = texts(svg)
+    assert {"layer 1", "layer 2", "layer 3", "layer 1 dead", "layer 2 dead"} <= set(drawn), drawn
+    assert "layer 3 dead" not in drawn and not any("saturated" in t for t in drawn), drawn
+    assert "dead units (ReLU-like) per layer" in drawn
+    assert {"usual 0.0001 to 0.01", "0.001 (rule of thumb)", "epoch", "share of units",
+            "0%", "100%"} <= set(drawn), drawn
+    assert any(t.startswith("gradient norm") for t in drawn)
+    assert any(t.startswith("update ratio ||") for t in drawn)
+    assert not any("10^{" in t for t in drawn), drawn  # plain log ticks, no mathtext
+    assert drawn.count("epoch") == 1  # the epoch axis is shared: labelled once, at the bottom
+    image = png(out["gradients.png"])
+    assert image.size == (900, 960)
+    assert colour_count(image, TRAIN_BLUE) > 300  # layer 1's lines
+
+
+def test_the_gradient_image_is_the_same_bytes_twice_and_its_svg_parses():
+    first = plots.images(diagnosed(40, saturated=(3,)), task="classification")
+    second = plots.images(diagnosed(40, saturated=(3,)), task="classification")
+    for name in ("gradients.png", "gradients.svg"):
+        assert first[name] == second[name], name
+    root = ET.fromstring(first["gradients.svg"])
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert b"<dc:date>" not in first["gradients.svg"] and b"Software" not in first["gradients.png"]
+
+
+def test_only_some_layers_have_dead_or_saturated_columns():
+    # A ReLU layer 1, a tanh layer 2 and an output layer 3 fused with its loss.
+    rows = diagnosed(12, dead=(1,), saturated=(2,))
+    drawn = texts(plots.images(rows, task="classification")["gradients.svg"])
+    assert {"layer 1 dead", "layer 2 saturated", "layer 3"} <= set(drawn), drawn
+    absent = {"layer 1 saturated", "layer 2 dead", "layer 3 dead", "layer 3 saturated"}
+    assert not absent & set(drawn), drawn
+    assert "dead units (ReLU-like) and saturated units (logistic, tanh, arctan) per layer" in drawn
+    # Without any such column the shares' panel is left out.
+    out = plots.images(diagnosed(12, dead=()), task="classification")
+    assert "share of units" not in texts(out["gradients.svg"])
+    assert png(out["gradients.png"]).size == (900, 660)
+
+
+def test_missing_zero_and_infinite_diagnostics_are_skipped():
+    rows = diagnosed(8, dead=(1, 2))
+    for i, row in enumerate(rows):
+        row.update(grad_norm_2=float("nan"), update_ratio_1=math.inf, update_ratio_2=None,
+                   update_ratio_3=0.0, dead_2=float("nan"), grad_norm_3=0.0 if i else 1.0)
+    rows[3]["grad_norm_1"] = ""
+    rows.append({"epoch": 9, "grad_norm_1": "not a number", "dead_1": 10 ** 400})
+    out = plots.images(rows, task="classification")
+    ET.fromstring(out["gradients.svg"])
+    drawn = texts(out["gradients.svg"])
+    # Layer 2 has no grad norm, no ratio, no dead share; a ratio of 0 is not on a log axis.
+    assert {"layer 1", "layer 3", "layer 1 dead"} <= set(drawn) and "layer 2" not in drawn
+    assert "layer 2 dead" not in drawn
+    assert "update ratio ||step of W[l]|| / ||W[l]|| per layer: no value above 0" in drawn
+    assert png(out["gradients.png"]).size == (900, 960)
+
+
+def test_a_long_run_of_diagnostics_is_drawn_from_at_most_max_points():
+    n = plots.MAX_POINTS * 3
+    rows = [{"epoch": i + 1, "train_loss": 1.0, "grad_norm_1": 1 + i % 7, "update_ratio_1": 1e-3}
+            for i in range(n)]
+    svg = plots.images(rows, task="regression")["gradients.svg"]
+    ET.fromstring(svg)
+    # Every vertex of a line is an "L" in its path: about MAX_POINTS per line, not 3 times that.
+    vertices = max(len(re.findall(r"\bL\b", d)) for d in re.findall(rb'd="([^"]*)"', svg)
+                   for d in [d.decode()])
+    assert plots.MAX_POINTS // 2 < vertices <= plots.MAX_POINTS + 2
+
+
+def test_a_run_directory_has_the_gradient_image_and_plot_draws_it_again(cli, tmp_path):
+    run = cli("train", "--epochs", "3")
+    assert run.code == 0, run
+    directory = tmp_path / "runs" / "default" / "1"
+    image = directory / "gradients.png"
+    assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert (directory / "gradients.svg").is_file() and "gradients.png" in run.stderr
+    history_columns = (directory / "history.csv").read_text().splitlines()[0].split(",")
+    assert "grad_norm_1" in history_columns and "dead_1" in history_columns
+    again = cli("plot", "runs/default/1", "-o", "plots")
+    assert again.code == 0, again
+    for name in ("gradients.png", "gradients.svg"):  # the history CSV gives the same image
+        assert (tmp_path / "plots" / name).read_bytes() == (directory / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("fmt", plots.FORMATS)
+def test_activation_images_are_the_same_bytes_twice(fmt):
+    z = [i / 10 for i in range(-40, 41)]
+    curves = {"relu": (z, [max(v, 0.0) for v in z], [float(v >= 0) for v in z]),
+              "identity": (z, z, [1.0] * len(z)), "$x$": (z, z, z)}
+    for chosen in (dict(list(curves.items())[:1]), curves):
+        first = plots.activation_image(chosen, fmt=fmt)
+        assert first == plots.activation_image(chosen, fmt=fmt)
+    one = plots.activation_image({"relu": curves["relu"]}, fmt="svg")
+    assert {"relu", "f(z)", "f'(z)", "z"} <= set(texts(one))
+    assert "$x$" in texts(plots.activation_image(curves, fmt="svg"))  # text, not mathtext
+
+
+def test_an_activation_image_of_an_unknown_format_or_of_nothing_is_refused():
+    with pytest.raises(ValueError, match="png"):
+        plots.activation_image({"relu": ([0.0], [0.0], [1.0])}, fmt="jpg")
+    with pytest.raises(ValueError, match="no activation"):
+        plots.activation_image({}, fmt="png")

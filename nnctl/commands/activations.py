@@ -1,13 +1,17 @@
-"""``nnctl activations``: the activations of the registry, with their formulas and curves."""
+"""``nnctl activations``: the activations of the registry, with their formulas and curves
+(drawn as an image with ``--plot``)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
-from .. import render
+from .. import plots, render
 from ..core.activations import ACTIVATIONS, Activation, get_activation
+from ..errors import ConfigError, DataError
+from ..files import Output, check_outputs, write_outputs
 
 #: Where the curves are sampled: 161 points, 0.05 apart, 0 among them.
 Z = np.linspace(-4.0, 4.0, 161)
@@ -40,9 +44,11 @@ def describe(act: Activation) -> dict:
     }
 
 
-def run(name: str | None = None, *, as_json: bool = False) -> list[dict]:
-    """One activation in detail (with its curves), or a table of all of them."""
+def run(name: str | None = None, *, as_json: bool = False, plot: str | None = None) -> list[dict]:
+    """One activation in detail (with its curves), or a table of all of them; with ``plot``
+    (a ``.png`` or ``.svg`` path), also an image of their ``f`` and ``f'``."""
     acts = [get_activation(name)] if name else list(ACTIVATIONS.values())
+    fmt = _image_format(plot) if plot is not None else None
     out = [describe(a) for a in acts]
     if as_json:
         render.data(json.dumps(out[0] if name else out, indent=2) + "\n")
@@ -50,4 +56,26 @@ def run(name: str | None = None, *, as_json: bool = False) -> list[dict]:
         render.activation(out[0])
     else:
         render.activations(out)
+    if plot is not None:
+        _write_image(plot, fmt, out)
     return out
+
+
+def _image_format(path: str) -> str:
+    """``png`` or ``svg`` from the path's suffix; checked, with the plot extra and a place
+    to write, before anything is printed."""
+    fmt = Path(path).suffix.lower().removeprefix(".")
+    if fmt not in plots.FORMATS:
+        raise ConfigError(f"{path}: --plot writes a .png or .svg image; give a file name ending"
+                          " in .png or .svg")
+    if not plots.available():
+        raise DataError(plots.MISSING)
+    check_outputs([("image", path)], [])
+    return fmt
+
+
+def _write_image(path: str, fmt: str, described: list[dict]) -> None:
+    data = plots.activation_image({d["name"]: (d["z"], d["f"], d["df"]) for d in described},
+                                  fmt=fmt)
+    write_outputs([Output(path, lambda f: f.write(data), DataError, "image")])
+    render.note(f"wrote {path}", style="green")

@@ -1,8 +1,10 @@
-"""``nnctl activations``: the registry's formulas, and curves that are the functions training runs."""
+"""``nnctl activations``: the registry's formulas, curves that are the functions training
+runs, and ``--plot``, which draws them by the output policy."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -71,3 +73,70 @@ def test_one_activation_is_drawn_and_an_alias_names_it(cli):
 def test_an_unknown_activation_is_one_line_with_a_suggestion(cli):
     assert_one_line_error(cli("activations", "rleu"), 2, "unknown activation 'rleu'",
                           "did you mean 'relu'?")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_writes_a_png_of_one_activation(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = cli("activations", "elu", "--plot", "elu.png")
+    assert run.code == 0, run
+    assert (tmp_path / "elu.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert run.stdout.startswith("elu") and "wrote elu.png" in run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["elu.png"]  # no temporary file left
+
+
+def test_plot_without_a_name_writes_an_svg_of_every_activation(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = cli("activations", "--plot", "all.SVG")
+    assert run.code == 0, run
+    svg = (tmp_path / "all.SVG").read_bytes()
+    assert ET.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"
+    for name in REFERENCE:  # each panel's title (glyphs are paths; the text is a comment)
+        assert f"<!-- {name} -->".encode() in svg, name
+    again = cli("activations", "--plot", "all.SVG", "--json")  # replaced atomically, same bytes
+    assert again.code == 0, again
+    assert (tmp_path / "all.SVG").read_bytes() == svg
+    assert len(json.loads(again.stdout)) == len(REFERENCE)
+
+
+@pytest.mark.parametrize("path", ["elu.jpg", "elu", "-", "elu.png.txt"])
+def test_plot_to_a_file_that_is_not_png_or_svg_is_one_line_and_writes_nothing(cli, tmp_path, path):
+    run = cli("activations", "elu", "--plot", path)
+    assert_one_line_error(run, 2, f"{path}: --plot writes a .png or .svg image")
+    assert run.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_plot_into_a_missing_directory_is_one_line(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = cli("activations", "relu", "--plot", "no/such/relu.png")
+    assert_one_line_error(run, 1, "no/such/relu.png", "does not exist")
+    assert run.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib_says_to_install_the_plot_extra(cli, tmp_path, monkeypatch):
+    from nnctl import plots
+
+    monkeypatch.setattr(plots, "available", lambda: False)
+    run = cli("activations", "elu", "--plot", "elu.png")
+    assert_one_line_error(run, 1, "pip install 'nnctl[plot]'")
+    assert run.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_old_image_whole(cli, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import errno
+    import os
+
+    old = tmp_path / "elu.png"
+    old.write_bytes(b"the old image")
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    run = cli("activations", "elu", "--plot", "elu.png")
+    assert_one_line_error(run, 1, "elu.png: cannot write the image", "nothing was changed")
+    assert old.read_bytes() == b"the old image"
+    assert [p.name for p in tmp_path.iterdir()] == ["elu.png"]  # the temporary file is gone
