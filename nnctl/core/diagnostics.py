@@ -20,8 +20,6 @@ layer and kind for a whole run.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .network import Network
@@ -77,7 +75,8 @@ def measure(network: Network, theta_before: np.ndarray) -> dict[str, float]:
         off += n * (n_prev + 1)
         weight = float(np.linalg.norm(layer.W))
         out[f"grad_norm_{l}"] = float(np.linalg.norm(layer.dW))
-        out[f"update_ratio_{l}"] = float(np.linalg.norm(block)) / weight if weight > 0 else math.inf
+        # W = 0 after the step means it did not move (it was 0 and its gradient too)
+        out[f"update_ratio_{l}"] = float(np.linalg.norm(block)) / weight if weight > 0 else 0.0
     return out
 
 
