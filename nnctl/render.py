@@ -672,6 +672,14 @@ def explain(out: dict, *, precision: int = 4) -> None:
     if one and out["raw"] and len(out["raw"]) <= 12:
         values = ": " + ", ".join(f"{k} = {v[0]}" for k, v in out["raw"].items())
     stdout.print(_text(f"data {out['data']}, {where}{values}; m = {m}", style="dim"))
+    target, classes = ", ".join(out["target"]), out["classes"]
+    if classes and len(classes) == 2:
+        y = f"Y = 1 for '{classes[1]}', 0 for '{classes[0]}'"
+    elif classes:
+        y = "Y one-hot over " + ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
+    else:
+        y = "Y its z-score, the scale training works on" if out["target_scaled"] else "Y its value"
+    stdout.print(_text(f"target {target}: {y}", style="dim"))
 
     stdout.print()
     heading("Forward")

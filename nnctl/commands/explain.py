@@ -49,7 +49,7 @@ def report(subject: inspection.Subject, s: Step) -> dict:
         "dtype": net.dtype.name, "computed_in": "float64",
         "data": subject.data, "rows": subject.rows, "lines": subject.lines, "m": s.m,
         "raw": subject.raw, "inputs": subject.inputs, "target": subject.target.names,
-        "classes": subject.target.classes,
+        "classes": subject.target.classes, "target_scaled": subject.target_scaled,
         "X": _list(s.X), "Y": _list(s.Y), "w": _list(s.w),
         "loss": s.loss, "J": s.J, "fused": s.fused,
         "layers": layers,

@@ -47,6 +47,8 @@ class Subject:
     X: np.ndarray  # (n[0], m), the network's dtype
     Y: np.ndarray  # (n[L], m)
     w: np.ndarray | None  # (m,) class weights of the rows, or None
+    #: the regression target is standardized (Y is its z-score, the scale training sees)
+    target_scaled: bool = False
 
     @property
     def m(self) -> int:
@@ -144,4 +146,4 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
     return Subject(network=network, optimizer=optimizer, lr=lr, source=source, weights=weights,
                    data=shown(frame.path), lines=lines, rows=[int(r) + 1 for r in chosen], raw=raw,
                    inputs=list(meta["encoded"]), target=target, X=np.ascontiguousarray(X.T),
-                   Y=np.ascontiguousarray(Y.T), w=w)
+                   Y=np.ascontiguousarray(Y.T), w=w, target_scaled=bool(meta.get("target_scaler")))
