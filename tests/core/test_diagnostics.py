@@ -126,3 +126,25 @@ def test_layers_below_a_binary_step_are_not_called_slow():
     take no step, which is not a learning-rate problem."""
     said = warnings_of(["binary_step", "relu", "logistic"], 0.01, optimizer=Adam)
     assert not any("layer 1" in w or "layers 1" in w for w in said), said
+
+
+def test_through_the_cli_huge_steps_warn_and_the_default_says_nothing(cli, tmp_path):
+    """The Done-when pair as a user sees it: SGD at lr 8 on iris with ReLU layers warns
+    about dead units (and the history has the columns); the bundled default is quiet."""
+    from nnctl.config import BUNDLED
+
+    (tmp_path / "relu.yaml").write_text(
+        f"data: {{train: {BUNDLED / 'datasets' / 'iris.csv'}, target: species}}\n"
+        "network:\n  layers:\n    - {units: 32, activation: relu}\n"
+        "    - {units: 32, activation: relu}\n    - {activation: softmax}\n"
+        "training: {optimizer: {name: sgd, lr: 8.0}, epochs: 30, l2: 0}\n"
+        "output: {plots: false}\n")
+    run = cli("train", "relu.yaml", "-q")
+    assert run.code == 0, run
+    warned = [line for line in run.stderr.splitlines() if line.startswith("Warning:")]
+    assert any("of ReLU units never activated" in line and "lower lr (now 8)" in line
+               for line in warned), run.stderr
+    header = (tmp_path / "runs/relu/1/history.csv").read_text().splitlines()[0].split(",")
+    assert {"dead_1", "dead_2", "grad_norm_3", "update_ratio_3"} <= set(header)
+    quiet = cli("train", "-q", "--epochs", "200")
+    assert quiet.code == 0 and quiet.stderr == "", quiet
