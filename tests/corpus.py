@@ -1,13 +1,14 @@
 """The project's corpus of hostile input (issue 11): the cases, the runner and the standard.
 
 Each case is a folder of real files and one command line. ``run`` executes it with the
-real CLI in a subprocess (``python -m nnctl``), and ``assert_standard`` holds it to the whole
-standard: the documented exit code; exactly one line on stderr, starting ``Error:`` and
-holding the case's fragments (click's two usage lines may come before it); no traceback,
-no Python warning, no raw control character; every file that was there before
-byte-for-byte the same; nothing new left behind (no temporary file, no half output)
-except the outputs the case promises. Cases that must work (exit 0) are held to the same,
-without the error line.
+real CLI in a process of its own (``python -m nnctl``, or, where that is the same process
+(``forkable``), a fork of a zygote that imported nnctl once: tests/zygote.py), and
+``assert_standard`` holds it to the whole standard: the documented exit code; exactly one
+line on stderr, starting ``Error:`` and holding the case's fragments (click's two usage
+lines may come before it); no traceback, no Python warning, no raw control character;
+every file that was there before byte-for-byte the same; nothing new left behind (no
+temporary file, no half output) except the outputs the case promises. Cases that must
+work (exit 0) are held to the same, without the error line.
 
 The tables are grouped by the classes of issue 11 (config, data, model, output, input,
 terminal, os) plus the good inputs; ``tests/commands/test_corpus.py`` runs them all.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import signal
 import stat
 import subprocess
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import DATASETS
+from zygote import Zygote, apply_fault
 
 DEFAULT = (DATASETS / "default.csv").read_text()
 CSV = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n"
@@ -74,6 +75,8 @@ class Outcome:
     seconds: float
     #: every entry of the folder afterwards
     files: dict[str, str] = field(default_factory=dict)
+    #: how it ran: "fork" (of the zygote, tests/zygote.py) or "subprocess" (python -m nnctl)
+    path: str = "subprocess"
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -109,23 +112,76 @@ def build(case: Case, folder: Path, model: Path) -> None:
 
 def _preexec(fault: str | None, stdin: object):
     def setup():
-        os.setsid()  # a group of its own: a hung case is killed whole
-        if stdin == "closed":
-            os.close(0)
-        if fault == "stdout closed":
-            os.close(1)
-        elif fault == "file size 64 KiB":  # a full disk, for the files this run writes
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        apply_fault(fault, stdin)
     return setup
 
 
-def run(case: Case, folder: Path, model: Path, timeout: float = 180) -> Outcome:
+#: The faults that change only a descriptor or a limit of the process (set up alike on both paths).
+FORKABLE_FAULTS = (None, "stdin from data.csv", "file size 64 KiB")
+
+
+def forkable(case: Case) -> bool:
+    """Whether ``case`` may run as a fork of the zygote (tests/zygote.py), an interpreter that
+    started and imported nnctl already, instead of a new ``python -m nnctl``.
+
+    The two are the same process but for what an interpreter decides as it starts and
+    imports, so a case goes to the zygote only where none of that can differ. Not when it
+    brings an environment of its own: the zygote's start-up already chose the stdio
+    encoding (PYTHON*, LANG, LC_*), rich its width, colour and terminal (COLUMNS, TERM,
+    NO_COLOR, FORCE_COLOR), nnctl its limits (NNCTL_MAX_DECOMPRESSED, read at import).
+    Not with stdin or stdout closed: a new interpreter then has ``sys.stdin`` or
+    ``sys.stdout`` None, which nnctl tells apart. Not 'stdout to head' nor 'as nobody': the
+    command line is another (bash, setpriv). What is left, a case's files, arguments (all
+    text, so they reach ``sys.argv`` unchanged), stdin as a pipe, /dev/null or a file, and a
+    file size limit, the zygote's child sets up as ``subprocess`` and ``_preexec`` do.
+    (Its stdout and stderr are pipes, never a terminal, on both paths.)
+    """
+    return not case.env and case.stdin != "closed" and case.fault in FORKABLE_FAULTS
+
+
+def environment(case: Case | None = None) -> dict[str, str]:
+    """The environment a case runs in (the zygote's is that of a case with none of its own)."""
+    env = {**os.environ, "COLUMNS": "100", "NNCTL_PIPE_WAIT": "1", **(case.env if case else {})}
+    env.pop("FORCE_COLOR", None)
+    env.pop("PYTEST_CURRENT_TEST", None)  # pytest's name of the test now running: it changes
+    return env
+
+
+def run(case: Case, folder: Path, model: Path, timeout: float = 180,
+        zygote: Zygote | None = None) -> Outcome:
+    """``case`` in ``folder``: forked by ``zygote`` if it is given and the case is
+    ``forkable``, else a new ``python -m nnctl``; its outcome, with the files before and after."""
     folder.mkdir(parents=True, exist_ok=True)
     build(case, folder, model)
     if case.fault == "as nobody":
         folder.chmod(0o555)  # the folder cannot take a new file
     before = snapshot(folder)
+    env = environment(case)
+    fork = zygote is not None and forkable(case) and env == zygote.env
+    stdin = case.stdin if isinstance(case.stdin, bytes) else None
+    stdin_file = open(folder / "data.csv", "rb") if case.fault == "stdin from data.csv" else None
+    start = time.perf_counter()
+    try:
+        if fork:
+            code, out, err = zygote.run(case.args, folder, env, stdin=stdin, stdin_file=stdin_file,
+                                        fault=case.fault, timeout=timeout)
+        else:
+            code, out, err = _subprocess(case, folder, env, stdin, stdin_file, timeout)
+    finally:
+        if stdin_file is not None:
+            stdin_file.close()
+    seconds = time.perf_counter() - start
+    if case.fault == "as nobody":
+        folder.chmod(0o755)
+    after = snapshot(folder)
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    new = sorted(k for k in after if k not in before and k not in case.outputs)
+    return Outcome(code, out, err.decode("utf-8", "replace"), changed, new, seconds, after,
+                   "fork" if fork else "subprocess")
+
+
+def _subprocess(case: Case, folder: Path, env: dict[str, str], stdin: bytes | None, stdin_file,
+                timeout: float) -> tuple[int, bytes, bytes]:
     command = [sys.executable, "-m", "nnctl", *case.args]
     if case.fault == "as nobody" and os.geteuid() == 0:
         # root ignores a folder's permissions unless it gives up the capabilities to
@@ -133,11 +189,6 @@ def run(case: Case, folder: Path, model: Path, timeout: float = 180) -> Outcome:
     if case.fault == "stdout to head":
         command = ["bash", "-c", 'exec 3>&1; "$@" | head -c 10 >/dev/null; exit ${PIPESTATUS[0]}',
                    "bash", *command]
-    env = {**os.environ, "COLUMNS": "100", "NNCTL_PIPE_WAIT": "1", **case.env}
-    env.pop("FORCE_COLOR", None)
-    stdin = case.stdin if isinstance(case.stdin, bytes) else None
-    stdin_file = open(folder / "data.csv", "rb") if case.fault == "stdin from data.csv" else None
-    start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             stdin=stdin_file or (subprocess.PIPE if stdin is not None else subprocess.DEVNULL),
@@ -148,15 +199,7 @@ def run(case: Case, folder: Path, model: Path, timeout: float = 180) -> Outcome:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         err += b"\n(timed out: killed)"
-    seconds = time.perf_counter() - start
-    if stdin_file is not None:
-        stdin_file.close()
-    if case.fault == "as nobody":
-        folder.chmod(0o755)
-    after = snapshot(folder)
-    changed = sorted(k for k in before if after.get(k) != before[k])
-    new = sorted(k for k in after if k not in before and k not in case.outputs)
-    return Outcome(proc.returncode, out, err.decode("utf-8", "replace"), changed, new, seconds, after)
+    return proc.returncode, out, err
 
 
 def assert_standard(case: Case, out: Outcome) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,11 @@ def block(text: str) -> str:
     return found.group(1)
 
 
-def test_the_page_is_the_commands_output(cli, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "100")
-    run = cli("explain")
-    assert run.code == 0, run
+def test_the_page_is_the_commands_output(tmp_path):
+    # A process of its own: rich takes its width from COLUMNS once, when it is imported.
+    run = subprocess.run([sys.executable, "-m", "nnctl", "explain"], cwd=tmp_path, text=True,
+                         capture_output=True, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    assert run.returncode == 0, run.stderr
     assert block(PAGE.read_text()) == run.stdout, (
         "docs/worked-example.md is stale: regenerate its block with COLUMNS=100 nnctl explain")
 

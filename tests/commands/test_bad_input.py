@@ -1,6 +1,7 @@
 """Bad input through the CLI in this process (CliRunner): the cases that need a fixture
 or a look at more than the error line. The table-driven corpus, each case in a
-subprocess, is tests/corpus.py (run by test_corpus.py)."""
+process of its own (a subprocess, or a fork of a zygote that imported nnctl once), is
+tests/corpus.py (run by test_corpus.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ the model file's own arrays and the raw rows of the data file.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -265,10 +268,11 @@ def test_a_trained_models_step_uses_its_weights_inputs_and_adam_state(cli, tmp_p
     check(out, state)
 
 
-def test_the_default_fits_one_screen_and_names_every_equation(cli, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "100")
-    run = cli("explain")
-    assert run.code == 0, run
+def test_the_default_fits_one_screen_and_names_every_equation(tmp_path):
+    # A process of its own: rich takes its width from COLUMNS once, when it is imported.
+    run = subprocess.run([sys.executable, "-m", "nnctl", "explain"], cwd=tmp_path, text=True,
+                         capture_output=True, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    assert run.returncode == 0, run.stderr
     text = run.stdout
     assert len(text.splitlines()) <= 50, len(text.splitlines())
     for eq in ("Z[1] = W[1] A[0] + b[1]", "A[3] = logistic(Z[3])", "dZ[3] = (A[3] - Y)",
