@@ -670,7 +670,8 @@ def explain(out: dict, *, precision: int = 4) -> None:
              f"{m} rows")
     values = ""
     if one and out["raw"] and len(out["raw"]) <= 12:
-        values = ": " + ", ".join(f"{k} = {v[0]}" for k, v in out["raw"].items())
+        values = ": " + ", ".join(f"{k} = {'(missing)' if v[0] is None else v[0]}"
+                                  for k, v in out["raw"].items())
     stdout.print(_text(f"data {out['data']}, {where}{values}; m = {m}", style="dim"))
     target, classes = ", ".join(out["target"]), out["classes"]
     if classes and len(classes) == 2:

@@ -12,6 +12,7 @@ from .. import render
 from ..core.explain import Step, step
 from ..core.network import describe
 from . import inspection
+from .evaluate import finite
 
 #: The update each optimizer makes, in docs/notation.md's terms (g = dW + l2 W, or db).
 UPDATES = {
@@ -65,7 +66,7 @@ def run(target: str | None = None, *, data: str | None = None, sample: int | Non
              w=subject.w)
     out = report(subject, s)
     if as_json:
-        render.data(json.dumps(out, indent=1, allow_nan=False) + "\n")
+        render.data(json.dumps(finite(out), indent=1, allow_nan=False) + "\n")
     else:
         render.explain(out, precision=precision)
     return out

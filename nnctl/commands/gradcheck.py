@@ -10,8 +10,9 @@ import numpy as np
 from .. import render
 from ..core.gradcheck import GradCheck, gradcheck
 from ..core.network import describe
-from ..errors import CheckFailed
+from ..errors import CheckFailed, DataError
 from . import inspection
+from .evaluate import finite
 
 
 def report(subject: inspection.Subject, check: GradCheck) -> dict:
@@ -47,8 +48,12 @@ def run(target: str | None = None, *, data: str | None = None, batch: int = 16,
     check = gradcheck(subject.network, subject.X, subject.Y, w=subject.w, eps=eps,
                       max_entries=max_entries or None, rng=np.random.default_rng(seed))
     out = report(subject, check)
+    if not np.isfinite(check.loss):
+        raise DataError(f"{subject.data}: the loss is not finite on these rows, so there is no"
+                        " gradient to check; their features are far outside the range the"
+                        " network works in (pick other rows with --data or --batch)")
     if as_json:
-        render.data(json.dumps(out, indent=2, allow_nan=False) + "\n")
+        render.data(json.dumps(finite(out), indent=2, allow_nan=False) + "\n")
     else:
         render.gradcheck(out)
     if not check.passed:

@@ -140,10 +140,28 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
         idx = Y[:, 0].astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
         w = np.array([class_weights[c] for c in target.classes])[idx]
     features = list(meta["features"])
-    raw = {c: frame.df[c].tolist() for c in features if c in frame.df.columns}
+    raw = {c: [_plain(v) for v in frame.df[c].tolist()] for c in features if c in frame.df.columns}
     lines = [int(v) for v in frame.row_lines] if frame.row_lines is not None else \
         [int(r) + 1 for r in chosen]
     return Subject(network=network, optimizer=optimizer, lr=lr, source=source, weights=weights,
                    data=shown(frame.path), lines=lines, rows=[int(r) + 1 for r in chosen], raw=raw,
                    inputs=list(meta["encoded"]), target=target, X=np.ascontiguousarray(X.T),
                    Y=np.ascontiguousarray(Y.T), w=w, target_scaled=bool(meta.get("target_scaler")))
+
+
+def _plain(value):
+    """A cell as JSON holds it: a number, text, or None for a missing (or non-finite) cell."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value if np.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
