@@ -159,7 +159,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
 
     def after_first_step() -> None:  # the layers still hold the first batch's pass
         measured.clear()
-        measured.update(diag.measure(network, epoch_theta))
+        measured.update(monitor.measure(epoch_theta))
     best_loss = math.inf
     lr0 = optimizer.lr
     since_best = 0
