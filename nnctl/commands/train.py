@@ -332,7 +332,8 @@ def _csv_lines(columns: list[str], rows: list[dict], *, header: bool) -> bytes:
     if header:
         writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v)
+        # float(v): a numpy float is a float whose repr is 'np.float64(...)', not a number
+        writer.writerow({k: ("" if v is None else repr(float(v)) if isinstance(v, float) else v)
                          for k, v in row.items()})
     return buf.getvalue().encode("utf-8")
 

@@ -87,12 +87,12 @@ class _Layout:
             layer = net.layers[l - 1]
             if relu_like:
                 Z = layer._current.Z  # the buffer itself: no view to make
-                out[f"dead_{l}"] = np.count_nonzero((Z < 0).all(axis=1)) / Z.shape[0]
+                out[f"dead_{l}"] = int(np.count_nonzero((Z < 0).all(axis=1))) / Z.shape[0]
             if saturates:
                 buf = layer._current
                 with np.errstate(over="ignore", invalid="ignore"):
                     low = SATURATING[layer.activation.name](buf.Z, buf.A) < SATURATED
-                out[f"saturated_{l}"] = np.count_nonzero(low.all(axis=1)) / low.shape[0]
+                out[f"saturated_{l}"] = int(np.count_nonzero(low.all(axis=1))) / low.shape[0]
             out[f"grad_norm_{l}"] = g
             # W = 0 after the step means it did not move (it was 0 and its gradient too)
             out[f"update_ratio_{l}"] = st / w if w > 0 else 0.0

@@ -66,6 +66,8 @@ def test_every_measurement_matches_a_hand_computation():
         A_prev = A
     assert expected["dead_1"] == 2 / 5 and expected["saturated_2"] >= 1 / 4
     assert set(got) == set(expected) == set(diag.columns(net))
+    # plain floats: the history CSV writes them as they print
+    assert all(type(v) is float for v in got.values()), got
     for key, value in expected.items():
         assert_allclose(got[key], value, rtol=1e-12, err_msg=key)
 
