@@ -452,6 +452,29 @@ def gradcheck(target, data, batch, max_entries, eps, as_json) -> None:
 
 
 @main.command()
+@click.argument("model", type=PATH)
+@click.option("-o", "--output", metavar="FILE", type=PATH,
+              help="Write the ONNX model here (default: beside the model, as <name>.onnx).")
+@click.option("--json", "as_json", is_flag=True, help="Print the graph's inputs and outputs as JSON.")
+@_display_options
+@_reports_errors
+def export(model, output, as_json) -> None:
+    """Export MODEL (a model file or run directory) as one ONNX graph: imputation, one-hot
+    encoding, scaling, every layer and the output (labels and probabilities, or values in
+    the target's units), for onnxruntime and other ONNX runtimes. Needs the export extra
+    (pip install 'nnctl[export]').
+
+    \b
+    Examples:
+      nnctl export runs/iris/1
+      nnctl export runs/iris/1 -o iris.onnx
+    """
+    from .commands import export as command
+
+    command.run(model, output=output, as_json=as_json)
+
+
+@main.command()
 @click.argument("run", type=PATH)
 @click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the images into DIR (default: the run directory, or beside the history).")

@@ -636,6 +636,29 @@ def gradcheck(out: dict) -> None:
                            " tensor", style="bold green"))
 
 
+def exported(out: dict) -> None:
+    """``nnctl export``: where the graph went and its inputs and outputs (stderr)."""
+    if QUIET:
+        return
+    number = "float32" if out["dtype"] == "float32" else "float64"
+
+    def kind(t: dict) -> str:
+        shape = "(" + ", ".join(map(str, t["shape"])) + ")"
+        return f"{number if t['type'] == 'number' else 'string'} {shape}"
+
+    t = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    for col in ("", "name", "type", "columns"):
+        t.add_column(col, overflow="fold")
+    for io_, items in (("input", out["inputs"]), ("output", out["outputs"])):
+        for item in items:
+            names = item.get("columns", [])
+            cols = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            t.add_row(io_, _text(item["name"]), kind(item), _text(cols))
+    console.print(_text(f"wrote {out['onnx']} (ONNX opset {out['opset']}, {_bytes(out['bytes'])})",
+                        style="green"))
+    show(t, console)
+
+
 # -- explain -----------------------------------------------------------------------------
 
 #: Tensors with more rows or columns than this show EDGE at each end, as NumPy's print does.

@@ -25,9 +25,10 @@ ALLOWED = {
     "registry": {"registry", "errors"},
     "render": {"render", "errors"},
     "commands": {"commands", "config", "core", "data", "errors", "files", "model_file", "registry",
-                 "render", "plots"},
+                 "render", "plots", "onnx_graph"},
     "cli": {"cli", "commands", "errors", "render", "__init__"},
     "plots": {"plots", "render"},
+    "onnx_graph": {"onnx_graph", "core", "errors"},
     "bundled": set(),  # datasets/make_default.py, a script beside the data it made
     "__init__": {"__init__", "core", "errors"},
     "__main__": {"cli"},
@@ -93,6 +94,12 @@ def test_imports_only_go_down_the_layers(path):
 def test_only_render_imports_rich():
     importers = sorted(p.relative_to(PACKAGE).as_posix() for p in FILES if "rich" in third_party(p))
     assert importers == ["render.py"]
+
+
+def test_only_onnx_graph_imports_onnx():
+    importers = sorted(p.relative_to(PACKAGE).as_posix() for p in FILES
+                       if {"onnx", "onnxruntime"} & third_party(p))
+    assert importers == ["onnx_graph.py"]
 
 
 def test_only_plots_imports_matplotlib():
