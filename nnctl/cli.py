@@ -189,10 +189,13 @@ PATH = click.Path()
               " run directory.")
 @click.option("--resume", metavar="MODEL", type=PATH,
               help="Continue training from a saved model or run directory.")
+@click.option("--folds", metavar="K", type=click.IntRange(2, 1000),
+              help="Cross-validate in K folds instead (training.folds): each fold's test"
+              " metrics and their mean and std; no model is saved.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 @_display_options
 @_reports_errors
-def train(config, epochs, lr, batch_size, seed, output, resume, as_json) -> None:
+def train(config, epochs, lr, batch_size, seed, output, resume, folds, as_json) -> None:
     """Train the network of CONFIG (default: the bundled configs/default.yaml).
 
     Each run gets a new directory, runs/<config name>/<n>/, with the model, the resolved
@@ -207,11 +210,12 @@ def train(config, epochs, lr, batch_size, seed, output, resume, as_json) -> None
       nnctl train configs/iris.yaml --epochs 200 --lr 0.01
       nnctl train configs/iris.yaml -o iris.npz
       nnctl train --resume runs/iris/1 --epochs 50
+      nnctl train configs/iris.yaml --folds 5
     """
     from .commands import train as command
 
     command.run(config, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
-                resume=resume, as_json=as_json)
+                resume=resume, as_json=as_json, folds=folds)
 
 
 @main.command()

@@ -442,6 +442,10 @@ class TrainingConfig(_Section):
         " label (others 1); each sample's loss is multiplied by its class's weight.")
     seed: int = Field(0, ge=0, description="Seeds initialization, splits and shuffling.")
     dtype: Literal[DTYPES] = Field("float64", description="float64 or float32.")  # type: ignore[valid-type]
+    folds: Union[int, None] = Field(None, ge=2, le=1000, description="Cross-validate instead of"
+                                 " training one model: K folds of the training file (stratified"
+                                 " for classification), each the test split of one run; reports"
+                                 " every fold and the mean +- std, and saves no model.")
     diagnostics: bool = Field(True, description="Measure gradient flow per layer each epoch"
                               " (dead and saturated units, gradient norm, update ratio) as history"
                               " columns, and warn once when a layer dies or saturates.")
@@ -588,13 +592,15 @@ class Config(_Section):
         model = self.model_path
         return model.with_name(model.stem + ".history.csv")
 
-    def with_overrides(self, *, epochs=None, lr=None, batch_size=None, seed=None, output=None) -> Config:
+    def with_overrides(self, *, epochs=None, lr=None, batch_size=None, seed=None, output=None,
+                       folds=None) -> Config:
         """The config with command-line overrides, validated again by the same schema."""
         raw = copy.deepcopy(self._raw)
         training = raw.setdefault("training", {}) if isinstance(raw.get("training"), dict) else None
         if training is None:
             training = raw["training"] = {}
-        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
+        for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed),
+                           ("folds", folds)):
             if value is not None:
                 training[key] = value
         if lr is not None:

@@ -194,10 +194,11 @@ def summary(info: dict) -> None:
         warning(w)
 
 
-def progress(epochs: int, start_epoch: int = 0):
+def progress(epochs: int, start_epoch: int = 0, *, lines: bool = True):
     """Training's progress on stderr, as a context manager with ``epoch`` and ``batch``:
-    a live bar in a terminal, plain lines otherwise (a pipe, a file, CI), nothing with -q."""
-    if QUIET:
+    a live bar in a terminal, plain lines otherwise (a pipe, a file, CI; not with
+    ``lines=False`` unless -v), nothing with -q."""
+    if QUIET or (not lines and not VERBOSE and not console.is_terminal):
         return _NoProgress()
     if console.is_terminal and console.width >= 80:  # narrower, the bar would cut its text
         return TrainingProgress(epochs, start_epoch)
@@ -323,6 +324,40 @@ def _results_table(res: dict[str, dict], task: str, title: str) -> Table:
     for split, values in res.items():
         t.add_row(_text(split), _figure(values.get("loss")), *(_figure(values.get(k)) for k in names))
     return t
+
+
+def fold_done(fold: dict, k: int) -> None:
+    """One line as each fold of a cross-validation ends."""
+    if QUIET:
+        return
+    test = fold["test"]
+    shown = ", ".join(f"{_HEADS.get(n, n)} {_figure(v)}" for n, v in test.items())
+    console.print(_text(f"fold {fold['fold']}/{k}: {fold['rows'].get('test', 0)} test rows,"
+                        f" {fold['epochs_run']} epochs; {shown}", style="dim"))
+
+
+def cross_validation(out: dict) -> None:
+    """``train --folds``: a row per fold and the mean, std, min and max of each metric."""
+    if QUIET:
+        return
+    summary = out["summary"]
+    names = list(summary)
+    kind = "stratified " if out["stratified"] else ""
+    t = Table(box=box.SIMPLE_HEAD, title=f"{out['folds']}-fold {kind}cross-validation of"
+              f" {out['config']} (test split of each fold; seed {out['seed']})",
+              title_justify="left", title_style="bold")
+    t.add_column("fold")
+    t.add_column("test rows", justify="right")
+    for name in names:
+        t.add_column(_HEADS.get(name, name), justify="right")
+    for f in out["per_fold"]:
+        t.add_row(str(f["fold"]), str(f["rows"].get("test", 0)), *(_figure(f["test"][n]) for n in names))
+    t.add_section()
+    for stat in ("mean", "std", "min", "max"):
+        t.add_row(stat, "", *(_figure(summary[n][stat]) for n in names))
+    show(t)
+    console.print(_text("no model saved: cross-validation estimates how well this config"
+                        " trains; train without --folds for the model", style="dim"))
 
 
 def confusion(matrix: list[list[int]], classes: list[str], title: str) -> None:

@@ -44,7 +44,8 @@ class Session:
     """One ``nnctl train``: data and network ready, outputs checked, before any epoch runs."""
 
     def __init__(self, cfg: Config, *, resume: model_file.Model | None = None,
-                 resume_path: str | None = None, config_path: str | None = None) -> None:
+                 resume_path: str | None = None, config_path: str | None = None,
+                 fold: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
         self.resume = resume
         self.run_dir: Path | None = None
@@ -53,7 +54,7 @@ class Session:
         self._started = time.perf_counter()
         self._opened = False
         self.history_path: Path | None = None  # in a run directory: known once it is made
-        if cfg.run_parent is None:  # -o or output.model: exactly there
+        if cfg.run_parent is None and fold is None:  # -o or output.model: exactly there
             # A streamed model (stdout, a pipe) has no file to put a history beside.
             self.history_path = None if cfg.output.history is None and is_streamed(cfg.model_path) \
                 else cfg.history_path
@@ -69,7 +70,7 @@ class Session:
                 f"{resume_path}: the model predicts {', '.join(saved['target'])} but the config's target"
                 f" is {', '.join(map(str, cfg.data.target))}; resume with the config the model was"
                 " trained with")
-        self.prep = prepare_data(cfg, saved=saved)
+        self.prep = prepare_data(cfg, saved=saved, fold=fold)
         if resume is not None:
             net = resume.network
             sizes, acts, _ = resolve_network(cfg, len(self.prep.encoded),
@@ -125,9 +126,7 @@ class Session:
         are saved before the error is raised again, its message saying where they went.
         """
         self.open_outputs()
-        cfg, prep = self.cfg, self.prep
-        train, val = prep.splits["train"], prep.splits.get("validation")
-        t = cfg.training
+        cfg = self.cfg
         log = self._history_file
 
         def each_epoch(record) -> None:
@@ -139,13 +138,7 @@ class Session:
                 on_epoch(record)
 
         try:
-            history = fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
-                          epochs=t.epochs, batch_size=t.batch_for(train.m),
-                          rng=np.random.default_rng(t.seed + self.start_epoch),
-                          X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
-                          schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
-                          on_epoch=each_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
-                          sample_weight=prep.sample_weight(), diagnostics=t.diagnostics)
+            history = self.fit(on_epoch=each_epoch, on_batch=on_batch)
         except (TrainingInterrupted, TrainingDiverged) as e:
             e.args = (f"{e}; {self._save_partial(e.history, e)}",)
             raise
@@ -157,6 +150,19 @@ class Session:
             self._save(history, results, status="completed")
         return Outcome(self.network, history, results, cfg.model_path, self.history_path,
                        self.run_dir, self.images)
+
+    def fit(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> History:
+        """The epochs alone, as the config says: no output is written (``train`` and
+        cross-validation's folds both run this)."""
+        cfg, prep, t = self.cfg, self.prep, self.cfg.training
+        train, val = prep.splits["train"], prep.splits.get("validation")
+        return fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
+                   epochs=t.epochs, batch_size=t.batch_for(train.m),
+                   rng=np.random.default_rng(t.seed + self.start_epoch),
+                   X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
+                   schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
+                   on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
+                   sample_weight=prep.sample_weight(), diagnostics=t.diagnostics)
 
     def evaluate(self) -> dict[str, dict[str, float]]:
         """Loss and the report's headline figures on every split (regression in the
@@ -371,7 +377,7 @@ class _HistoryFile:
 
 def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
         batch_size: int | None = None, seed: int | None = None, output: str | None = None,
-        resume: str | None = None, as_json: bool = False) -> Outcome:
+        resume: str | None = None, as_json: bool = False, folds: int | None = None) -> Outcome | dict:
     """``nnctl train``: summary, progress, results and curves on stderr; the run saved."""
     model = model_file.load(resume) if resume else None
     resume_path = model.path if model is not None else None
@@ -385,7 +391,14 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
         cfg = config_mod.from_dict(saved, source=f"{resume_path} (its saved config)", stem=name)
     else:
         cfg = config_mod.load(config)
-    cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output)
+    cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
+                             folds=folds)
+    if cfg.training.folds is not None:
+        if model is not None:
+            raise ConfigError("cross-validation (--folds) trains new models; it cannot --resume one")
+        from . import crossval
+
+        return crossval.run(cfg, as_json=as_json)
     if as_json and cfg.run_parent is None and str(cfg.model_path) == "-":
         raise ConfigError("--json and -o - would both write to stdout; write the model to a file")
     session = Session(cfg, resume=model, resume_path=resume_path, config_path=config)

@@ -20,7 +20,7 @@ from ..errors import DataError, ModelFileError
 from .columns import Preprocessor
 from .read import Frame, read_table
 from .scaling import Scaler
-from .split import split_indices
+from .split import fold_indices, split_indices
 from .target import Target, class_indices, encode_target, inspect_target
 
 if TYPE_CHECKING:
@@ -95,8 +95,16 @@ def read_options(d) -> dict:
             "na_values": list(d.na_values)}
 
 
-def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
-    """Read the config's files; ``saved`` (a model's data metadata) fixes every fitted step."""
+def prepare_data(cfg: Config, *, saved: dict | None = None,
+                 fold: tuple[int, int] | None = None) -> Prepared:
+    """Read the config's files; ``saved`` (a model's data metadata) fixes every fitted step.
+
+    ``fold = (i, k)``: cross-validation's fold ``i`` of ``k``. The training file's rows are
+    dealt into ``k`` folds (``split.fold_indices``, stratified for classification, seeded by
+    ``training.seed``); fold ``i`` is the test split and the others are the training file,
+    from which the validation split is cut as usual: exactly the run that gets those rows as
+    its training and test files. ``data.test`` and ``test_split`` are not used.
+    """
     d = cfg.data
     dtype = np.dtype(cfg.training.dtype)
     for key in ("train", "validation", "test"):
@@ -142,9 +150,23 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
         target, loss = inspect_target(frame, targets, cfg.loss, cfg.task)
         inferred = cfg.loss == "auto"
 
+    held_out = None
+    if fold is not None:
+        i, k = fold
+        if not 2 <= k <= frame.m:
+            raise cfg.error(("training", "folds"), f"{k} folds need at least {k} labelled rows;"
+                            f" {frame.path} has {frame.m}")
+        strata = class_indices(frame, targets[0], target) \
+            if target.kind == "classification" and d.stratify else None
+        folds = fold_indices(frame.m, k, np.random.default_rng(cfg.training.seed), strata)
+        held_out = frame.take(folds[i])
+        frame = frame.take(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])))
+
     fractions, names, files = [], [], {}
     for name, file, fraction in (("validation", d.validation, d.validation_split),
                                  ("test", d.test, d.test_split)):
+        if held_out is not None and name == "test":
+            continue
         if file is not None:
             files[name] = file
         elif fraction > 0:
@@ -159,6 +181,8 @@ def prepare_data(cfg: Config, *, saved: dict | None = None) -> Prepared:
                         " splits leave none for training; lower the split fractions or add rows")
     frames = {"train": frame.take(parts[0]) if fractions else frame}
     frames.update({n: frame.take(idx) for n, idx in zip(names, parts[1:]) if idx.size})
+    if held_out is not None:
+        frames["test"] = held_out
     whole = frame  # for the columns' types (not their statistics)
     warnings: list[str] = []
     if saved is not None:
