@@ -68,8 +68,9 @@ class _Graph:
         self._scalars: dict = {}
 
     def name(self, hint: str) -> str:
+        # A prefix no column name is likely to have, and a number: unique in the graph.
         self._n += 1
-        return f"{hint}_{self._n}"
+        return f"nnctl/{hint}_{self._n}"
 
     def const(self, value, hint: str = "c", dtype=None) -> str:
         from onnx import numpy_helper
@@ -108,6 +109,12 @@ def build(network: Network, data: dict, *, name: str = "nnctl") -> bytes:
     g = _Graph(network.dtype)
     columns = data["preprocess"]["columns"]
     matrix = all(c["type"] == "numeric" for c in columns)
+    output_names = {"label", "probabilities"} if data["task"] == "classification" else {"value"}
+    clash = sorted(output_names & ({"input"} if matrix else {c["name"] for c in columns}))
+    if clash:
+        raise ModelFileError(f"feature column '{clash[0]}' would have the name of one of the"
+                             f" graph's outputs ({', '.join(sorted(output_names))}); rename the column"
+                             " and retrain to export it")
     inputs = []
     if matrix:
         X = "input"
