@@ -189,13 +189,16 @@ PATH = click.Path()
               " run directory.")
 @click.option("--resume", metavar="MODEL", type=PATH,
               help="Continue training from a saved model or run directory.")
+@click.option("--set", "assignments", metavar="KEY=VALUE", multiple=True,
+              help="Set a config key for this run, by its path: training.optimizer.lr=3e-4,"
+              " network.layers[1].units=32 (repeatable; the value is read as YAML).")
 @click.option("--folds", metavar="K", type=click.IntRange(2, 1000),
               help="Cross-validate in K folds instead (training.folds): each fold's test"
               " metrics and their mean and std; no model is saved.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 @_display_options
 @_reports_errors
-def train(config, epochs, lr, batch_size, seed, output, resume, folds, as_json) -> None:
+def train(config, epochs, lr, batch_size, seed, output, resume, assignments, folds, as_json) -> None:
     """Train the network of CONFIG (default: the bundled configs/default.yaml).
 
     Each run gets a new directory, runs/<config name>/<n>/, with the model, the resolved
@@ -211,11 +214,12 @@ def train(config, epochs, lr, batch_size, seed, output, resume, folds, as_json) 
       nnctl train configs/iris.yaml -o iris.npz
       nnctl train --resume runs/iris/1 --epochs 50
       nnctl train configs/iris.yaml --folds 5
+      nnctl train configs/iris.yaml --set training.optimizer.lr=3e-4 --set network.layers[1].units=32
     """
     from .commands import train as command
 
     command.run(config, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
-                resume=resume, as_json=as_json, folds=folds)
+                resume=resume, as_json=as_json, folds=folds, assignments=assignments)
 
 
 @main.command()

@@ -652,6 +652,19 @@ class Config(_Section):
             text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, width=100)
         return head + text
 
+    def with_values(self, values: dict[str, Any], *, label: str = "--set") -> Config:
+        """The config with ``values`` set by dotted path (``training.optimizer.lr``,
+        ``network.layers[1].units``), validated again by the same schema. An error names the
+        assignment (``--set network.layers[5].units``) as a file's error names its line."""
+        raw = self.resolved()
+        lines = dict(self._lines)
+        for text, value in values.items():
+            path = parse_path(text, label)
+            _assign(raw, path, value, f"{label} {text}")
+            lines[path] = f"{label} {text}"
+        cfg = _validate(raw, source=self._source, lines=lines, base=self._base, stem=self._stem)
+        return cfg
+
     def build_optimizer(self):
         return self.training._optimizer()
 
@@ -1052,6 +1065,10 @@ def _short(key: str, limit: int = 60) -> str:
 
 
 def _where(source: str, lines: dict, path: tuple, raw: Any = None) -> str:
+    # A value set on the command line (``with_values``) is named by its assignment.
+    for depth in range(len(path), 0, -1):
+        if isinstance(lines.get(path[:depth]), str):  # "--set KEY", which names the key itself
+            return lines[path] if depth == len(path) else f"{lines[path[:depth]]}: {_dotted(path)}"
     if path in lines:
         return f"{source}, line {lines[path]}: {_dotted(path)}"
     # Not written in the file: point at the nearest enclosing entry; when that is a mapping
@@ -1062,6 +1079,66 @@ def _where(source: str, lines: dict, path: tuple, raw: Any = None) -> str:
             default = " (default)" if isinstance(node, dict) or node is None else ""
             return f"{source}, line {lines[path[:depth]]}: {_dotted(path)}{default}"
     return f"{source}: {_dotted(path)} (default)"
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(text: str, label: str = "--set") -> tuple:
+    """``network.layers[1].units`` as ``("network", "layers", 1, "units")``."""
+    parts, pos = [], 0
+    while pos < len(text):
+        if parts and text[pos] == "." and not text.startswith(".[", pos):
+            pos += 1
+        m = _PATH_PART.match(text, pos)
+        if m is None:
+            raise ConfigError(f"{label} {text}: not a key path; write keys with dots and list"
+                              " indexes in brackets, as in network.layers[1].units")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not parts or not isinstance(parts[0], str):
+        raise ConfigError(f"{label} {text}: not a key path; it starts with a section, as in"
+                          " training.optimizer.lr")
+    return tuple(parts)
+
+
+def parse_value(text: str, label: str = "--set") -> Any:
+    """A command-line value read as YAML reads it (``3e-4``, ``true``, ``[8, 4]``, ``relu``)."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{label}: {text!r} is not a YAML value ({getattr(e, 'problem', e)})") from None
+
+
+def _assign(raw: dict, path: tuple, value: Any, where: str) -> None:
+    node = raw
+    for depth, key in enumerate(path[:-1]):
+        node = _child(node, key, path[:depth + 1], where, path[depth + 1])
+    last = path[-1]
+    if isinstance(last, int):
+        _index(node, last, path, where)
+    elif not isinstance(node, dict):
+        raise ConfigError(f"{where}: {_dotted(path[:-1])} is {_a_kind(node)}, which has no key '{last}'")
+    node[last] = value
+
+
+def _child(node: Any, key, path: tuple, where: str, next_key) -> Any:
+    if isinstance(key, int):
+        _index(node, key, path, where)
+        return node[key]
+    if not isinstance(node, dict):
+        raise ConfigError(f"{where}: {_dotted(path[:-1])} is {_a_kind(node)}, which has no key '{key}'")
+    if node.get(key) is None:  # a section or entry not written: made, for the schema to judge
+        node[key] = [] if isinstance(next_key, int) else {}
+    return node[key]
+
+
+def _index(node: Any, i: int, path: tuple, where: str) -> None:
+    if not isinstance(node, list):
+        raise ConfigError(f"{where}: {_dotted(path[:-1])} is {_a_kind(node)}, not a list")
+    if not 0 <= i < len(node):
+        raise ConfigError(f"{where}: {_dotted(path[:-1])} has {len(node)} item(s); use an index"
+                          f" from 0 to {len(node) - 1}")
 
 
 def _a_kind(value: Any) -> str:

@@ -375,9 +375,21 @@ class _HistoryFile:
             pass
 
 
+def _assignments(items: tuple[str, ...]) -> dict:
+    """``--set KEY=VALUE`` options as ``{path: value}`` (the value read as YAML)."""
+    out = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set {item}: write KEY=VALUE, as in --set training.optimizer.lr=3e-4")
+        out[key.strip()] = config_mod.parse_value(text, f"--set {key.strip()}")
+    return out
+
+
 def run(config: str | None, *, epochs: int | None = None, lr: float | None = None,
         batch_size: int | None = None, seed: int | None = None, output: str | None = None,
-        resume: str | None = None, as_json: bool = False, folds: int | None = None) -> Outcome | dict:
+        resume: str | None = None, as_json: bool = False, folds: int | None = None,
+        assignments: tuple[str, ...] = ()) -> Outcome | dict:
     """``nnctl train``: summary, progress, results and curves on stderr; the run saved."""
     model = model_file.load(resume) if resume else None
     resume_path = model.path if model is not None else None
@@ -391,6 +403,8 @@ def run(config: str | None, *, epochs: int | None = None, lr: float | None = Non
         cfg = config_mod.from_dict(saved, source=f"{resume_path} (its saved config)", stem=name)
     else:
         cfg = config_mod.load(config)
+    if assignments:
+        cfg = cfg.with_values(_assignments(assignments))
     cfg = cfg.with_overrides(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, output=output,
                              folds=folds)
     if cfg.training.folds is not None:

@@ -1,0 +1,68 @@
+"""``Config.with_values``: a config changed by key path (for ``--set`` and sweeps), checked
+by the same schema, its errors naming the assignment as a file's errors name the line."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnctl import config
+from nnctl.errors import ConfigError
+
+IRIS = config.BUNDLED / "configs" / "iris.yaml"
+
+
+def test_nested_keys_list_indexes_and_new_entries():
+    cfg = config.load(IRIS)
+    new = cfg.with_values({"training.optimizer.lr": config.parse_value("3e-4"),
+                           "network.layers[1].units": config.parse_value("32"),
+                           "network.layers[0].activation": "relu",
+                           "data.columns.sepal_width.type": "drop",
+                           "training.seed": 7})
+    assert new.training.optimizer.lr == 3e-4 and new.training.optimizer.name == cfg.training.optimizer.name
+    assert new.network.layers[1].units == 32 and new.network.layers[0].activation == "relu"
+    assert new.data.columns["sepal_width"].type == "drop" and new.training.seed == 7
+    assert new.name == cfg.name == "iris"
+    assert new.data.train == cfg.data.train  # the file's relative path, resolved the same
+    # the rest is the file's, unchanged
+    assert new.training.epochs == cfg.training.epochs and new.loss == cfg.loss
+    assert config.parse_value("[8, 4]") == [8, 4] and config.parse_value("true") is True
+
+
+@pytest.mark.parametrize("values, fragments", [
+    ({"network.layers[5].units": 3}, ["--set network.layers[5].units:", "has 3 item(s)", "0 to 2"]),
+    ({"network.layerz": 3}, ["--set network.layerz:", "did you mean 'layers'"]),
+    ({"training.optimizer.lr": "fast"}, ["--set training.optimizer.lr:", "finite number", "'fast'"]),
+    ({"training.optimizer.lr": -1.0}, ["--set training.optimizer.lr:"]),
+    ({"training.epochs.x": 1}, ["--set training.epochs.x:", "is an integer, which has no key 'x'"]),
+    ({"network.layers[1].unitz": 4}, ["network.layers[1].unitz", "did you mean 'units'"]),
+    ({"[0]": 1}, ["not a key path"]),
+    ({"training..lr": 1}, ["not a key path"]),
+])
+def test_errors_name_the_assignment(values, fragments):
+    with pytest.raises(ConfigError) as e:
+        config.load(IRIS).with_values(values)
+    for fragment in fragments:
+        assert fragment in str(e.value), str(e.value)
+    assert "line" not in str(e.value)  # not the file's line: the value came from the command line
+
+
+def test_a_bad_value_in_the_file_still_names_its_line(tmp_path):
+    (tmp_path / "c.yaml").write_text("training:\n  epochs: 0\n")
+    with pytest.raises(ConfigError, match=r"c.yaml, line 2: training.epochs"):
+        config.load(tmp_path / "c.yaml").with_values({"training.seed": 1})
+    with pytest.raises(ConfigError, match="is not a YAML value"):
+        config.parse_value("[1, 2")
+
+
+def test_train_set_runs_with_the_values_and_saves_them_in_the_resolved_config(cli):
+    from helpers import assert_one_line_error
+
+    run = cli("train", IRIS, "--epochs", 1, "--set", "training.optimizer.lr=3e-4",
+              "--set", "network.layers[1].units=32", "-q")
+    assert run.code == 0, run
+    saved = config.load("runs/iris/1/config.yaml")
+    assert saved.training.optimizer.lr == 3e-4 and saved.network.layers[1].units == 32
+    assert saved.training.epochs == 1
+    assert_one_line_error(cli("train", IRIS, "--set", "network.layers[7].units=3"), 2,
+                          "--set network.layers[7].units", "has 3 item(s)")
+    assert_one_line_error(cli("train", IRIS, "--set", "lr"), 2, "write KEY=VALUE")
