@@ -483,6 +483,29 @@ def export(model, output, as_json) -> None:
 
 
 @main.command()
+@click.argument("sweep_file", metavar="SWEEP", type=PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print the ranked trials as JSON on stdout.")
+@_display_options
+@_reports_errors
+def sweep(sweep_file, as_json) -> None:
+    """Search hyperparameters with Optuna: SWEEP is a YAML file naming a base config, a
+    space over its keys (ranges or choices), a validation objective and a budget of
+    trials. Each trial is a training run of its own; the study is kept in a SQLite file
+    beside SWEEP, so running it again adds only the missing trials. Shows the trials
+    ranked and writes the best config as SWEEP's name + .best.yaml. Needs the sweep extra
+    (pip install 'nnctl[sweep]').
+
+    \b
+    Examples:
+      nnctl sweep iris-sweep.yaml
+      nnctl train iris-sweep.best.yaml
+    """
+    from .commands import sweep as command
+
+    command.run(sweep_file, as_json=as_json)
+
+
+@main.command()
 @click.argument("run", type=PATH)
 @click.option("-o", "--output", metavar="DIR", type=click.Path(file_okay=False),
               help="Write the images into DIR (default: the run directory, or beside the history).")

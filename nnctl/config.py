@@ -652,7 +652,8 @@ class Config(_Section):
             text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, width=100)
         return head + text
 
-    def with_values(self, values: dict[str, Any], *, label: str = "--set") -> Config:
+    def with_values(self, values: dict[str, Any], *, label: str = "--set",
+                    stem: str | None = None) -> Config:
         """The config with ``values`` set by dotted path (``training.optimizer.lr``,
         ``network.layers[1].units``), validated again by the same schema. An error names the
         assignment (``--set network.layers[5].units``) as a file's error names its line."""
@@ -662,8 +663,8 @@ class Config(_Section):
             path = parse_path(text, label)
             _assign(raw, path, value, f"{label} {text}")
             lines[path] = f"{label} {text}"
-        cfg = _validate(raw, source=self._source, lines=lines, base=self._base, stem=self._stem)
-        return cfg
+        return _validate(raw, source=self._source, lines=lines, base=self._base,
+                         stem=self._stem if stem is None else stem)
 
     def build_optimizer(self):
         return self.training._optimizer()
@@ -678,6 +679,129 @@ def _keep_private(cfg: Config, like: Config, raw: dict) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------
+
+
+# -- sweeps ------------------------------------------------------------------------------
+
+#: The validation metrics a sweep may optimize, and which way.
+OBJECTIVES = {"loss": "minimize", "accuracy": "maximize", "balanced_accuracy": "maximize",
+              "macro_f1": "maximize", "log_loss": "minimize", "roc_auc": "maximize",
+              "r2": "maximize", "mae": "minimize", "rmse": "minimize"}
+
+
+class SweepParam(_Section):
+    """One dimension of a search space: a range (``low``, ``high``, ``log``, ``step``) or
+    ``choices``; a range of integers samples integers."""
+
+    low: Union[int, float, None] = Field(None, description="The range's lower end.")
+    high: Union[int, float, None] = Field(None, description="The range's upper end.")
+    log: bool = Field(False, description="Sample the range on a log scale (lr, l2).")
+    step: Union[int, float, None] = Field(None, description="Sample the range in steps.")
+    choices: Union[list[Any], None] = Field(None, description="The values to choose from (any"
+                                            " YAML value, such as a whole list of layers).")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if (self.choices is None) == (self.low is None or self.high is None):
+            raise _fail("give low and high, or choices (not both)")
+        if self.choices is not None and not self.choices:
+            raise _fail("choices is empty; give at least one value", "choices")
+        if self.low is not None and not self.low < self.high:
+            raise _fail(f"low must be below high, got {self.low} and {self.high}", "low")
+        if self.log and self.low is not None and self.low <= 0:
+            raise _fail(f"a log range needs low > 0, got {self.low}", "low")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int) and \
+            (self.step is None or isinstance(self.step, int))
+
+
+class Sweep(_Section):
+    """A hyperparameter search (``nnctl sweep``): a base config, a space over its keys, an
+    objective and a budget."""
+
+    config: Path = Field(description="The base config (relative to the sweep file).")
+    space: dict[str, SweepParam] = Field(description="Config keys by path"
+                                         " (training.optimizer.lr, network.layers[0].units), each"
+                                         " a range or choices.")
+    objective: str = Field("loss", description="The validation metric to optimize: loss,"
+                           " accuracy, balanced_accuracy, macro_f1, log_loss, roc_auc, r2, mae,"
+                           " rmse (a val_ prefix is allowed); its direction is inferred.")
+    trials: int = Field(20, ge=1, le=100_000, description="How many trials the study holds;"
+                        " a sweep run again adds only the missing ones.")
+    sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna's sampler"
+                                                      " (grid needs choices everywhere).")
+    pruner: Literal["median", "none"] = Field("median", description="Stop trials whose"
+                                              " validation figures lag the median of earlier"
+                                              " trials at the same epoch.")
+    seed: int = Field(0, ge=0, description="Seeds the sampler and each trial's seed.")
+    storage: Union[str, None] = Field(None, description="Optuna storage URL; default a SQLite"
+                                      " file beside the sweep file, <name>.db.")
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_path(cls, value, info: ValidationInfo):
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise _fail(f"expected the path of a config file, got {_a_kind(value)} {value!r}")
+        base = (info.context or {}).get("base", Path("."))
+        return Path(os.path.normpath(Path(base) / value))
+
+    @model_validator(mode="after")
+    def _check(self):
+        metric = self.objective.removeprefix("val_").removeprefix("validation.")
+        if metric not in OBJECTIVES:
+            raise _fail(f"unknown objective '{self.objective}'{did_you_mean(metric, OBJECTIVES)};"
+                        f" expected one of {', '.join(OBJECTIVES)}", "objective")
+        if not self.space:
+            raise _fail("the space is empty; give at least one config key to search", "space")
+        if self.sampler == "grid":
+            ranged = [k for k, p in self.space.items() if p.choices is None]
+            if ranged:
+                raise _fail(f"the grid sampler needs choices for every key; {ranged[0]} is a"
+                            " range", "sampler")
+        return self
+
+    @property
+    def metric(self) -> str:
+        return self.objective.removeprefix("val_").removeprefix("validation.")
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.metric]
+
+
+def load_sweep(path: str | Path) -> tuple[Sweep, Path]:
+    """Read and validate a sweep file; and its config's path (relative to the sweep file)."""
+    from .files import read_input
+
+    path = Path(path)
+    raw = read_input(path, "sweep", error=ConfigError, limit=MAX_CONFIG_BYTES,
+                     too_big="a sweep is a short YAML file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        _check_size(node, str(path))
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, RecursionError) as e:
+        mark = getattr(e, "problem_mark", None)
+        place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{place}: YAML syntax error: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a sweep is a mapping (config, space, objective, trials, ...),"
+                          f" got {_a_kind(data)}")
+    lines: dict = {}
+    _collect_lines(node, (), lines, str(path))
+    try:
+        sweep = Sweep.model_validate(data, context={"base": path.parent})
+    except ValidationError as e:
+        loc, message = _message(e.errors()[0], data)
+        raise ConfigError(f"{_where(str(path), lines, loc, data)}: {message}") from None
+    return sweep, sweep.config
 
 
 class _Loader(yaml.SafeLoader):

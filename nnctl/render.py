@@ -694,6 +694,35 @@ def exported(out: dict) -> None:
     show(t, console)
 
 
+def sweep(out: dict) -> None:
+    """``nnctl sweep``: the trials ranked by their objective, best first (stderr)."""
+    if QUIET:
+        return
+    keys = list(dict.fromkeys(k for t in out["trials"] for k in t["params"]))
+    t = Table(box=box.SIMPLE_HEAD, title=f"sweep {out['sweep']}: {out['completed']} completed,"
+              f" {out['pruned']} pruned, {out['failed']} failed; {out['direction']}"
+              f" {out['objective']}", title_justify="left", title_style="bold")
+    for col in ("rank", "trial", "state", out["objective"].removeprefix("validation "), *keys, "run"):
+        t.add_column(_text(col), justify="right" if col in ("rank", "trial") else "left",
+                     overflow="fold")
+    for rank, trial in enumerate(out["trials"], start=1):
+        t.add_row(str(rank), str(trial["number"]), trial["state"], _figure(trial["value"]),
+                  *(_text(_param(trial["params"].get(k))) for k in keys),
+                  _text(trial["run_dir"] or ""))
+    show(t)
+    if out.get("best_config"):
+        console.print(_text(f"best config: {out['best_config']} (nnctl train"
+                            f" {out['best_config']} trains it again)", style="green"))
+
+
+def _param(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value) if not isinstance(value, (list, dict)) else f"{type(value).__name__} of {len(value)}"
+
+
 # -- explain -----------------------------------------------------------------------------
 
 #: Tensors with more rows or columns than this show EDGE at each end, as NumPy's print does.

@@ -1,0 +1,89 @@
+"""``nnctl sweep``: trials are real runs with derived seeds, the study resumes without
+repeating a finished trial, the best config trains, and a bad sweep file is one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nnctl.commands.sweep import trial_seed
+from nnctl.config import BUNDLED
+
+from helpers import assert_one_line_error
+
+optuna = pytest.importorskip("optuna")
+
+IRIS = BUNDLED / "datasets" / "iris.csv"
+
+
+def write(tmp_path, trials, extra=""):
+    (tmp_path / "base.yaml").write_text(
+        f"data: {{train: {IRIS}, target: species}}\n"
+        "network:\n  layers:\n    - {units: 8, activation: tanh}\n    - {activation: softmax}\n"
+        "training: {epochs: 8, optimizer: {name: adam, lr: 0.01}}\noutput: {plots: false}\n")
+    (tmp_path / "s.yaml").write_text(
+        f"config: base.yaml\nobjective: val_accuracy\ntrials: {trials}\nsampler: random\n"
+        "pruner: none\nseed: 3\nspace:\n"
+        "  training.optimizer.lr: {low: 1.0e-3, high: 1.0e-1, log: true}\n"
+        "  network.layers[0].units: {low: 4, high: 16, step: 4}\n"
+        "  network.layers: {choices: [[{units: 6}, {activation: softmax}],"
+        " [{units: 6}, {units: 4}, {activation: softmax}]]}\n" + extra)
+
+
+def sweep(cli, *args):
+    run = cli("sweep", "s.yaml", "--json", *args)
+    assert run.code == 0, run
+    return json.loads(run.stdout)
+
+
+def test_trials_are_runs_and_the_best_config_trains(cli, tmp_path):
+    write(tmp_path, 3)
+    out = sweep(cli)
+    assert out["completed"] == 3 and out["direction"] == "maximize"
+    values = [t["value"] for t in out["trials"]]
+    assert values == sorted(values, reverse=True)  # ranked, best first
+    for t in out["trials"]:
+        run_dir = tmp_path / t["run_dir"]
+        assert (run_dir / "model.npz").is_file() and t["seed"] == trial_seed(3, t["number"])
+        saved = json.loads((run_dir / "metrics.json").read_text())
+        assert saved["results"]["validation"]["accuracy"] == t["value"]
+        assert len(t["params"]["network.layers"]) in (2, 3)  # a whole list chosen
+    best = out["best_config"]
+    assert best.endswith("s.best.yaml")
+    run = cli("train", best, "--json", "-q")
+    assert run.code == 0, run
+    again = json.loads(run.stdout)["results"]["validation"]["accuracy"]
+    assert again == out["trials"][0]["value"]  # the same run: same seed, same values
+
+
+def test_a_sweep_run_again_adds_only_the_missing_trials(cli, tmp_path):
+    write(tmp_path, 2)
+    first = sweep(cli)
+    write(tmp_path, 4)
+    second = sweep(cli)
+    assert second["completed"] == 4
+    assert sorted(t["number"] for t in second["trials"]) == [0, 1, 2, 3]
+    before = {t["number"]: (t["params"], t["value"], t["run_dir"]) for t in first["trials"]}
+    after = {t["number"]: (t["params"], t["value"], t["run_dir"]) for t in second["trials"]}
+    assert all(after[n] == before[n] for n in before)
+    assert len(list((tmp_path / "runs" / "s").iterdir())) == 4  # no trial ran twice
+    third = sweep(cli)
+    assert third["completed"] == 4 and len(list((tmp_path / "runs" / "s").iterdir())) == 4
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    ("  network.layerz: {choices: [1]}\n", ["s.yaml: space network.layerz", "did you mean 'layers'"]),
+    ("  training.optimizer.lr2: {low: 1}\n", ["s.yaml, line", "give low and high, or choices"]),
+])
+def test_a_bad_space_is_one_line(cli, tmp_path, extra, fragments):
+    write(tmp_path, 2, extra)
+    assert_one_line_error(cli("sweep", "s.yaml"), 2, *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_objective_names_its_line(cli, tmp_path):
+    write(tmp_path, 2)
+    text = (tmp_path / "s.yaml").read_text().replace("val_accuracy", "val_acc")
+    (tmp_path / "s.yaml").write_text(text)
+    assert_one_line_error(cli("sweep", "s.yaml"), 2, "s.yaml, line 2: objective", "accuracy")
