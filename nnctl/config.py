@@ -58,6 +58,14 @@ def _fail(message: str, key: str | int | None = None) -> PydanticCustomError:
     return PydanticCustomError("nnctl", "{message}", {"message": message, "key": key})
 
 
+def _relative_path(value, info: ValidationInfo, what: str) -> Path:
+    """A path written in a file, taken from the file's folder (the context's ``base``)."""
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise _fail(f"expected {what}, got {_a_kind(value)} {value!r}")
+    base = (info.context or {}).get("base", Path("."))
+    return Path(os.path.normpath(Path(base) / value))
+
+
 def _registry_name(registry):
     def check(value):
         if value is None:
@@ -201,10 +209,7 @@ class DataConfig(_Section):
             if info.field_name == "train":
                 raise _fail("expected a CSV file path, got null")
             return None
-        if not isinstance(value, (str, Path)) or not str(value):
-            raise _fail(f"expected a file path, got {_a_kind(value)} {value!r}")
-        base = (info.context or {}).get("base", Path("."))
-        return Path(os.path.normpath(Path(base) / value))
+        return _relative_path(value, info, "a file path")
 
     @model_validator(mode="after")
     def _splits(self):
@@ -743,10 +748,7 @@ class Sweep(_Section):
     @field_validator("config", mode="before")
     @classmethod
     def _config_path(cls, value, info: ValidationInfo):
-        if not isinstance(value, (str, Path)) or not str(value):
-            raise _fail(f"expected the path of a config file, got {_a_kind(value)} {value!r}")
-        base = (info.context or {}).get("base", Path("."))
-        return Path(os.path.normpath(Path(base) / value))
+        return _relative_path(value, info, "the path of a config file")
 
     @model_validator(mode="after")
     def _check(self):
