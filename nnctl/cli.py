@@ -484,10 +484,14 @@ def export(model, output, as_json) -> None:
 
 @main.command()
 @click.argument("sweep_file", metavar="SWEEP", type=PATH)
+@click.option("--workers", metavar="N", type=click.IntRange(1, 1024),
+              help="Run trials in parallel on a local Dask cluster of N worker processes.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run trials on the Dask cluster at ADDRESS (tcp://HOST:8786).")
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked trials as JSON on stdout.")
 @_display_options
 @_reports_errors
-def sweep(sweep_file, as_json) -> None:
+def sweep(sweep_file, workers, scheduler, as_json) -> None:
     """Search hyperparameters with Optuna: SWEEP is a YAML file naming a base config, a
     space over its keys (ranges or choices), a validation objective and a budget of
     trials. Each trial is a training run of its own; the study is kept in a SQLite file
@@ -498,11 +502,15 @@ def sweep(sweep_file, as_json) -> None:
     \b
     Examples:
       nnctl sweep iris-sweep.yaml
+      nnctl sweep iris-sweep.yaml --workers 2
+      nnctl sweep iris-sweep.yaml --scheduler tcp://10.0.0.5:8786
       nnctl train iris-sweep.best.yaml
     """
     from .commands import sweep as command
 
-    command.run(sweep_file, as_json=as_json)
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    command.run(sweep_file, workers=workers, scheduler=scheduler, as_json=as_json)
 
 
 @main.command()

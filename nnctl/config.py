@@ -604,15 +604,18 @@ class Config(_Section):
         training = raw.setdefault("training", {}) if isinstance(raw.get("training"), dict) else None
         if training is None:
             training = raw["training"] = {}
+        lines = dict(self._lines)  # an error in an overridden value names its option
         for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed),
                            ("folds", folds)):
             if value is not None:
                 training[key] = value
+                lines[("training", key)] = f"--{key.replace('_', '-')} {value} (training.{key})"
         if lr is not None:
             opt = training.get("optimizer")
             training["optimizer"] = ({**opt, "lr": lr} if isinstance(opt, dict)
                                      else {"name": opt or "adam", "lr": lr})
-        cfg = _validate(raw, source=self._source, lines=self._lines, base=self._base, stem=self._stem)
+            lines[("training", "optimizer", "lr")] = f"--lr {lr:g} (training.optimizer.lr)"
+        cfg = _validate(raw, source=self._source, lines=lines, base=self._base, stem=self._stem)
         if output is not None:
             cfg = cfg.model_copy(update={"output": OutputConfig(model=Path(output))})
             _keep_private(cfg, self, raw)

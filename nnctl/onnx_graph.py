@@ -66,11 +66,17 @@ class _Graph:
         self.initializers: list = []
         self._n = 0
         self._scalars: dict = {}
+        #: the inputs' names (the feature columns), which no other value may take
+        self.reserved: set[str] = set()
 
     def name(self, hint: str) -> str:
-        # A prefix no column name is likely to have, and a number: unique in the graph.
-        self._n += 1
-        return f"nnctl/{hint}_{self._n}"
+        # A prefix and a number: unique in the graph, and never one of the inputs' names
+        # (columns are named by the user: "nnctl/fill_2" is a column name like any other).
+        while True:
+            self._n += 1
+            name = f"nnctl/{hint}_{self._n}"
+            if name not in self.reserved:
+                return name
 
     def const(self, value, hint: str = "c", dtype=None) -> str:
         from onnx import numpy_helper
@@ -109,6 +115,7 @@ def build(network: Network, data: dict, *, name: str = "nnctl") -> bytes:
     g = _Graph(network.dtype)
     columns = data["preprocess"]["columns"]
     matrix = all(c["type"] == "numeric" for c in columns)
+    g.reserved = {"input"} if matrix else {c["name"] for c in columns}
     output_names = {"label", "probabilities"} if data["task"] == "classification" else {"value"}
     clash = sorted(output_names & ({"input"} if matrix else {c["name"] for c in columns}))
     if clash:

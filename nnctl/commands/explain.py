@@ -62,6 +62,8 @@ def run(target: str | None = None, *, data: str | None = None, sample: int | Non
         batch: int | None = None, as_json: bool = False, precision: int = 4) -> dict:
     """``nnctl explain``: the step on stdout, as equations with numbers, or as JSON."""
     subject = inspection.load(target, data=data, sample=sample, batch=batch)
+    for note in subject.notes:
+        render.note(note, style="yellow")
     s = step(subject.network, subject.X, subject.Y, optimizer=subject.optimizer, lr=subject.lr,
              w=subject.w)
     out = report(subject, s)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import render
 from ..core.gradcheck import GradCheck, gradcheck
 from ..core.network import describe
-from ..errors import CheckFailed, DataError
+from ..errors import CheckFailed, ConfigError, DataError
 from . import inspection
 from .evaluate import finite
 
@@ -44,6 +44,8 @@ def run(target: str | None = None, *, data: str | None = None, batch: int = 16,
     """``nnctl gradcheck``: a table per layer on stdout (or JSON); ``CheckFailed`` if any
     tensor fails, after the table is shown."""
     subject = inspection.load(target, data=data, batch=batch)
+    for note in subject.notes:
+        render.note(note, style="yellow")
     seed = 0
     check = gradcheck(subject.network, subject.X, subject.Y, w=subject.w, eps=eps,
                       max_entries=max_entries or None, rng=np.random.default_rng(seed))
@@ -52,6 +54,14 @@ def run(target: str | None = None, *, data: str | None = None, batch: int = 16,
         raise DataError(f"{subject.data}: the loss is not finite on these rows, so there is no"
                         " gradient to check; their features are far outside the range the"
                         " network works in (pick other rows with --data or --batch)")
+    if any(not np.isfinite(t.max_abs) for t in check.tensors):
+        if eps < 1e-9:
+            raise ConfigError(f"--eps {eps:g} is too small for float64: a step that size leaves"
+                              " the parameters as they are, so the differences divide by 0;"
+                              " use the default, 1e-6")
+        raise DataError(f"the finite differences are not finite at this loss (J = {check.loss:.3g}"
+                        f" on {subject.data}), so they say nothing of backprop; check a network"
+                        " that has not diverged, or other rows (--data, --batch)")
     if as_json:
         render.data(json.dumps(finite(out), indent=2, allow_nan=False) + "\n")
     else:
@@ -64,5 +74,7 @@ def run(target: str | None = None, *, data: str | None = None, batch: int = 16,
             f"gradient check failed for {', '.join(t['name'] for t in failed)}: backprop and"
             f" central differences differ by up to {worst['max_rel']:.1e} (relative) at"
             f" {worst['name']}{where}; the derivative of layer {min(t['l'] for t in failed)}'s"
-            " activation or the loss is wrong")
+            " activation or the loss is wrong" + (
+                f", or eps {eps:g} is too {'small' if eps < 1e-6 else 'large'} for float64 (try"
+                " the default, 1e-6)" if not 1e-9 <= eps <= 1e-4 else ""))
     return out

@@ -49,6 +49,8 @@ class Subject:
     w: np.ndarray | None  # (m,) class weights of the rows, or None
     #: the regression target is standardized (Y is its z-score, the scale training sees)
     target_scaled: bool = False
+    #: what the user should know about the rows taken (fewer than --batch asked for)
+    notes: tuple[str, ...] = ()
 
     @property
     def m(self) -> int:
@@ -83,8 +85,8 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
         if data is None:
             data = str(cfg.data.train)
             if not Path(data).is_file():
-                raise DataError(f"{loaded.path}: its training data {data} is not there; give the"
-                                " rows to explain with --data FILE (with the target column)")
+                raise DataError(f"{loaded.path}: its training data {data} is not there; give"
+                                " labelled rows with --data FILE (with the target column)")
         class_weights = training.get("class_weights")  # as training weighted each row
     else:
         cfg = config_mod.load(path)
@@ -112,6 +114,7 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
     for name in names:
         frame.column(name, "target")
     labelled = np.flatnonzero(frame.df[names].notna().all(axis=1).to_numpy())
+    notes: tuple[str, ...] = ()
     if sample is not None:
         if not 1 <= sample <= frame.m:
             raise DataError(f"{frame.path}: --sample {sample} is outside its {frame.m} data rows"
@@ -124,6 +127,9 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
         if labelled.size == 0:
             raise DataError(f"{frame.path}: no row has a target ({', '.join(names)})")
         chosen = labelled[:batch or 1]
+        if batch is not None and batch > chosen.size:
+            notes = (f"{frame.path} has {chosen.size} labelled rows, fewer than --batch {batch}:"
+                     f" m = {chosen.size}",)
     frame = frame.take(chosen)
     target = Target(names, meta["task"], meta["classes"])
     preprocessor = Preprocessor.from_json(meta["preprocess"], source)
@@ -146,7 +152,8 @@ def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
     return Subject(network=network, optimizer=optimizer, lr=lr, source=source, weights=weights,
                    data=shown(frame.path), lines=lines, rows=[int(r) + 1 for r in chosen], raw=raw,
                    inputs=list(meta["encoded"]), target=target, X=np.ascontiguousarray(X.T),
-                   Y=np.ascontiguousarray(Y.T), w=w, target_scaled=bool(meta.get("target_scaler")))
+                   Y=np.ascontiguousarray(Y.T), w=w, target_scaled=bool(meta.get("target_scaler")),
+                   notes=notes)
 
 
 def _plain(value):

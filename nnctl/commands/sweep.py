@@ -11,6 +11,7 @@ Ctrl-C or with a larger budget, adds only the trials still missing.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def suggest(trial, key: str, p: config_mod.SweepParam):
     if p.choices is not None:
         # Optuna stores choices that are numbers, strings, booleans or None; a list (of
         # layers, say) is chosen by its index, and the value looked up.
-        if all(v is None or isinstance(v, (bool, int, float, str)) for v in p.choices):
+        if _plain(p.choices):
             return trial.suggest_categorical(key, p.choices)
         return p.choices[trial.suggest_categorical(key + "#", list(range(len(p.choices))))]
     if p.integer:
@@ -44,56 +45,65 @@ def suggest(trial, key: str, p: config_mod.SweepParam):
     return trial.suggest_float(key, float(p.low), float(p.high), step=p.step, log=p.log)
 
 
-def run(path: str, *, as_json: bool = False) -> dict:
-    """``nnctl sweep``: run the missing trials, then the ranked table and the best config."""
-    try:
-        import optuna
-    except ImportError:
-        raise DataError(MISSING) from None
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # nnctl says what happens itself
-    sweep, config_path = config_mod.load_sweep(path)
-    base = config_mod.load(config_path)
-    name = Path(path).stem
-    # Every key of the space, checked against the schema before any trial runs.
-    for key, p in sweep.space.items():
-        config_mod.parse_path(key, f"{path}: space")
-        sample = p.choices[0] if p.choices is not None else p.low
-        base.with_values({key: sample}, label=f"{path}: space {key}")
-    storage = sweep.storage or f"sqlite:///{(Path(path).parent / f'{name}.db').resolve()}"
-    sampler = {"tpe": lambda: optuna.samplers.TPESampler(seed=sweep.seed),
-               "random": lambda: optuna.samplers.RandomSampler(seed=sweep.seed),
-               "grid": lambda: optuna.samplers.GridSampler(
-                   {k: (p.choices if all(v is None or isinstance(v, (bool, int, float, str))
-                                         for v in p.choices) else list(range(len(p.choices))))
-                    for k, p in sweep.space.items()}, seed=sweep.seed)}[sweep.sampler]()
-    pruner = optuna.pruners.MedianPruner(n_warmup_steps=5) if sweep.pruner == "median" \
-        else optuna.pruners.NopPruner()
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                                direction=sweep.direction, load_if_exists=True)
-    done = [t for t in study.trials if _counts(t)]
-    missing = max(0, sweep.trials - len(done))
-    render.note(f"sweep {name}: {sweep.trials} trials of {config_path} ({len(done)} done,"
-                f" {missing} to run); {sweep.direction} validation {sweep.metric}; study in"
-                f" {storage}", style="dim")
-    per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy", "r2": "val_r2"}.get(sweep.metric)
+class _Search:
+    """A sweep file read and checked: what a trial needs, in this process or a Dask worker."""
 
-    def objective(trial) -> float:
-        values = {key: suggest(trial, key.removesuffix("#"), p) for key, p in sweep.space.items()}
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.sweep, self.config_path = config_mod.load_sweep(path)
+        self.base = config_mod.load(self.config_path)
+        self.name = self.path.stem
+        # Every key of the space, checked against the schema before any trial runs.
+        for key, p in self.sweep.space.items():
+            config_mod.parse_path(key, f"{path}: space")
+            sample = p.choices[0] if p.choices is not None else p.low
+            self.base.with_values({key: sample}, label=f"{path}: space {key}")
+        self.storage_url = self.sweep.storage or \
+            f"sqlite:///{(self.path.parent / f'{self.name}.db').resolve()}"
+        self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
+                          "r2": "val_r2"}.get(self.sweep.metric)
+
+    def study(self, storage, *, seed: int):
+        """The study in ``storage`` (made if new), with a sampler seeded by ``seed``."""
+        import optuna
+
+        sweep = self.sweep
+        sampler = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+                   "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+                   "grid": lambda: optuna.samplers.GridSampler(
+                       {k: (p.choices if _plain(p.choices) else list(range(len(p.choices))))
+                        for k, p in sweep.space.items()}, seed=seed)}[sweep.sampler]()
+        pruner = optuna.pruners.MedianPruner(n_warmup_steps=5) if sweep.pruner == "median" \
+            else optuna.pruners.NopPruner()
+        # Asked first, not by load_if_exists: that tries to create it and catches the error,
+        # which a Dask scheduler logs as a traceback.
+        if self.name in optuna.study.get_all_study_names(storage):
+            return optuna.load_study(study_name=self.name, storage=storage, sampler=sampler,
+                                     pruner=pruner)
+        return optuna.create_study(study_name=self.name, storage=storage, sampler=sampler,
+                                   pruner=pruner, direction=sweep.direction)
+
+    def objective(self, trial) -> float:
+        """One trial: a training run of the base config with the trial's values."""
+        import optuna
+
+        sweep = self.sweep
+        values = {key: suggest(trial, key, p) for key, p in sweep.space.items()}
         seed = trial_seed(sweep.seed, trial.number)
-        cfg = base.with_values({**values, "training.seed": seed}, label=f"trial {trial.number}",
-                               stem=name)
+        cfg = self.base.with_values({**values, "training.seed": seed},
+                                    label=f"trial {trial.number}", stem=self.name)
         session = Session(cfg)
         if session.prep.splits.get("validation") is None:
-            raise ConfigError(f"{config_path}: a sweep optimizes a validation figure; give"
+            raise ConfigError(f"{self.config_path}: a sweep optimizes a validation figure; give"
                               " data.validation or a validation_split above 0")
         session.open_outputs()
         trial.set_user_attr("run_dir", str(session.run_dir))
         trial.set_user_attr("seed", seed)
 
         def each_epoch(record) -> None:
-            if per_epoch is None:
+            if self.per_epoch is None:
                 return
-            value = record.val_loss if per_epoch == "val_loss" else record.metrics.get(per_epoch)
+            value = record.val_loss if self.per_epoch == "val_loss" else record.metrics.get(self.per_epoch)
             if value is not None and math.isfinite(value):
                 trial.report(value, record.epoch)
                 if trial.should_prune():
@@ -115,23 +125,173 @@ def run(path: str, *, as_json: bool = False) -> dict:
                     f" ({_shown(values)}); {outcome.run_dir}", style="dim")
         return value
 
-    if missing:
-        study.optimize(objective, n_trials=missing, catch=())
-    out = _report(study, sweep, name, storage)
+
+def run(path: str, *, workers: int | None = None, scheduler: str | None = None,
+        as_json: bool = False) -> dict:
+    """``nnctl sweep``: run the missing trials (here, or as Dask tasks on ``workers`` local
+    processes or the cluster at ``scheduler``), then the ranked table and the best config."""
+    try:
+        import optuna
+    except ImportError:
+        raise DataError(MISSING) from None
+    _quiet_libraries()
+    search = _Search(path)
+    sweep, name = search.sweep, search.name
+    if workers is None and scheduler is None:
+        study = search.study(search.storage_url, seed=sweep.seed)
+        missing = _start(study, search)
+        if missing:
+            study.optimize(search.objective, n_trials=missing, catch=())
+        out = _finish(study, search)
+    else:
+        out = _distributed(search, workers, scheduler)
+    if as_json:
+        render.data(json.dumps(finite(out), indent=2, allow_nan=False) + "\n")
+    return out
+
+
+def _start(study, search: _Search) -> int:
+    """Mark trials a dead sweep left running as failed; say what is to run; how many."""
+    import optuna
+
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.RUNNING:  # no sweep runs this study but us
+            study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    done = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+    missing = max(0, search.sweep.trials - len(done))
+    render.note(f"sweep {search.name}: {search.sweep.trials} trials of {search.config_path}"
+                f" ({len(done)} done, {missing} to run); {search.sweep.direction} validation"
+                f" {search.sweep.metric}; study in {search.storage_url}", style="dim")
+    return missing
+
+
+def _finish(study, search: _Search) -> dict:
+    """The ranked trials, and the best config written beside the sweep file."""
+    sweep, name = search.sweep, search.name
+    out = _report(study, sweep, name, search.storage_url)
     best = study.best_trial if out["completed"] else None
     if best is not None:
-        cfg = base.with_values({**{k.removesuffix("#"): _value(sweep, k, v)
-                                   for k, v in best.params.items()},
-                                "training.seed": best.user_attrs["seed"]}, stem=name)
-        best_path = Path(path).with_name(f"{name}.best.yaml")
+        cfg = search.base.with_values({**{k.removesuffix("#"): _value(sweep, k, v)
+                                          for k, v in best.params.items()},
+                                       "training.seed": best.user_attrs["seed"]}, stem=name)
+        best_path = search.path.with_name(f"{name}.best.yaml")
         text = cfg.to_yaml()
         write_outputs([Output(best_path, lambda f: f.write(text.encode("utf-8")), DataError,
                               "best config")])
         out["best_config"] = str(best_path)
     render.sweep(out)
-    if as_json:
-        render.data(json.dumps(finite(out), indent=2, allow_nan=False) + "\n")
     return out
+
+
+def _distributed(search: _Search, workers: int | None, scheduler: str | None) -> dict:
+    """The missing trials as Dask tasks, one trial each; the study on the scheduler
+    (``DaskStorage`` around the SQLite file or the sweep's storage)."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+        from optuna_integration.dask import DaskStorage
+    except ImportError:
+        raise DataError("--workers and --scheduler need dask: pip install 'nnctl[sweep]'"
+                        " (optuna, optuna-integration, dask[distributed])") from None
+    import os
+
+    cluster = None
+    try:
+        if scheduler is None:
+            # Its logs (a worker lost, restarted) would reach the terminal; nnctl says what
+            # happened to each trial instead.
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout="10s")
+        except OSError as e:
+            raise DataError(f"--scheduler {scheduler}: no Dask scheduler answers there ({e});"
+                            " start one with 'dask scheduler' and workers with 'dask worker"
+                            " ADDRESS'") from None
+        with client:
+            storage = DaskStorage(search.storage_url, client=client)
+            study = search.study(storage, seed=search.sweep.seed)
+            missing = _start(study, search)
+            cwd = os.getcwd()
+            # The storage goes by its name: a worker makes its own handle (unpickling one
+            # would warn, in the worker's process, that DaskStorage is experimental).
+            futures = [client.submit(_dask_trial, str(search.path.resolve()), cwd, storage.name, k,
+                                     pure=False, key=f"nnctl-trial-{search.name}-{k}-{os.getpid()}")
+                       for k in range(missing)]
+            for future in as_completed(futures):
+                try:
+                    number, state, value, run_dir = future.result()
+                except Exception as e:  # noqa: BLE001 - a worker lost (KilledWorker) or a bug
+                    render.warning(f"a trial's task failed ({type(e).__name__}: {e}); the sweep"
+                                   " goes on without it")
+                    continue
+                shown = state if value is None else f"validation {search.sweep.metric} {value:.4g}"
+                render.note(f"trial {number}: {shown}; {run_dir}", style="dim")
+            # A trial whose worker died stays "running": nothing runs it any more.
+            _start_quietly(study)
+            return _finish(study, search)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _start_quietly(study) -> None:
+    import optuna
+
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _dask_trial(path: str, cwd: str, storage_name: str, k: int
+                ) -> tuple[int, str, float | None, str | None]:
+    """A Dask task: one trial of the sweep at ``path``, run from ``cwd`` (its run directory
+    is relative to it), its sampler seeded per task so that parallel trials differ."""
+    import os
+
+    import optuna
+
+    from distributed import get_client
+    from optuna_integration.dask import DaskStorage
+
+    _quiet_libraries()
+    render.configure(quiet=True)
+    storage = DaskStorage(name=storage_name, client=get_client(), register=False)
+    os.chdir(cwd)
+    search = _Search(path)
+    study = search.study(storage, seed=trial_seed(search.sweep.seed, 1_000_000 + k))
+    trial = study.ask()
+    try:
+        value = search.objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return trial.number, "pruned", None, trial.user_attrs.get("run_dir")
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    if not math.isfinite(value):
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return trial.number, "diverged (failed)", None, trial.user_attrs.get("run_dir")
+    study.tell(trial, value)
+    return trial.number, "complete", value, trial.user_attrs.get("run_dir")
+
+
+def _quiet_libraries() -> None:
+    """Optuna's and Dask's own messages off: nnctl says what happens to each trial itself.
+    (DaskStorage is marked experimental with a Python warning at every use.)"""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _plain(choices) -> bool:
+    """Whether Optuna can store the choices themselves (numbers, strings, booleans, None)."""
+    return all(v is None or isinstance(v, (bool, int, float, str)) for v in choices)
 
 
 def _counts(trial) -> bool:

@@ -81,7 +81,7 @@ def test_what_cross_validation_refuses(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(f"data: {{train: {IRIS}, target: species}}\n"
                                      "training: {epochs: 2}\n")
     assert_one_line_error(cli("train", "c.yaml", "--folds", 3, "-o", "m.npz"), 2, "saves no model")
-    assert_one_line_error(cli("train", "c.yaml", "--folds", 151), 2, "151 folds need at least 151")
+    assert_one_line_error(cli("train", "c.yaml", "--folds", 151), 2, "--folds 151 (training.folds): 151 folds need")
     assert_one_line_error(cli("train", "c.yaml", "--folds", 1), 2, "--folds")
     assert cli("train", "c.yaml", "-o", "m.npz").code == 0
     assert_one_line_error(cli("train", "c.yaml", "--folds", 3, "--resume", "m.npz"), 2, "resume")

@@ -306,4 +306,4 @@ def test_bad_choices_are_one_line_errors(cli, tmp_path):
     assert_one_line_error(cli("explain", "c.yaml", "--sample", 1, "--batch", 2), 2, "not both")
     assert cli("train", "c.yaml", "--epochs", 1, "-o", "m.npz").code == 0
     (tmp_path / "data.csv").unlink()
-    assert_one_line_error(cli("explain", "m.npz"), 1, "give the rows to explain with --data")
+    assert_one_line_error(cli("explain", "m.npz"), 1, "give labelled rows with --data FILE")

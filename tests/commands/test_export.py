@@ -169,3 +169,13 @@ def test_dates_become_year_month_day_and_weekday_as_in_training(cli, tmp_path):
     with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
         encoded = json.loads(str(z["metadata"]))["data"]["encoded"]
     assert {"when.year", "when.month", "when.day", "when.weekday", "when_missing"} <= set(encoded)
+
+
+def test_a_column_named_like_the_graphs_own_values_is_still_an_input(cli, tmp_path):
+    """The graph's values are named nnctl/<hint>_<n>; a column may have such a name too."""
+    rows = "".join(f"{i * 0.37 % 5:.3f},{'pq'[i % 2]},{(i * 7) % 3 % 2}\n" for i in range(40))
+    (tmp_path / "d.csv").write_text("nnctl/fill_2,nnctl/Z1_3,y\n" + rows)
+    (tmp_path / "c.yaml").write_text("data: {train: d.csv, target: y}\ntraining: {epochs: 2}\n")
+    assert cli("train", "c.yaml", "-o", "m.npz").code == 0
+    info = compare(cli, tmp_path / "m.npz", tmp_path / "d.csv", tmp_path)
+    assert [i["name"] for i in info["inputs"]] == ["nnctl/fill_2", "nnctl/Z1_3"]

@@ -91,3 +91,27 @@ def test_max_entries_caps_each_tensor(cli, tmp_path):
     out = json.loads(cli("gradcheck", "c.yaml", "--max-entries", 50, "--json").stdout)
     assert [t["checked"] for t in out["tensors"]] == [50, 40, 40, 1]
     assert out["passed"]
+
+
+def test_no_verdict_where_finite_differences_mean_nothing(cli, tmp_path):
+    """A loss of 1e80 (a diverged model's best epoch) or an eps that leaves theta unchanged:
+    one line saying so, never 'the derivative is wrong'."""
+    (tmp_path / "c.yaml").write_text(
+        f"data: {{train: {BUNDLED / 'datasets' / 'iris.csv'}, target: species}}\n"
+        "network:\n  layers:\n    - {units: 4, activation: relu}\n    - {activation: softmax}\n")
+    assert_one_line_error(cli("gradcheck", "c.yaml", "--eps", "1e-20"), 2, "--eps 1e-20 is too small")
+    assert cli("train", "c.yaml", "--epochs", 1, "-o", "m.npz").code == 0
+    import numpy as np
+
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["W1"] = arrays["W1"] * 1e200  # logits of 1e200: the loss's differences overflow
+    np.savez(tmp_path / "huge.npz", **arrays)
+    run = cli("gradcheck", "huge.npz")
+    assert run.code == 1 and "derivative" not in run.stderr, run
+    assert "not finite" in run.stderr or "finite differences" in run.stderr, run
+
+
+def test_a_batch_larger_than_the_data_says_so(cli, tmp_path):
+    run = cli("gradcheck", BUNDLED / "configs" / "iris.yaml", "--batch", 1000, "--max-entries", 5)
+    assert run.code == 0 and "150 labelled rows, fewer than --batch 1000: m = 150" in run.stderr, run

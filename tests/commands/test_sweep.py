@@ -87,3 +87,41 @@ def test_a_bad_objective_names_its_line(cli, tmp_path):
     text = (tmp_path / "s.yaml").read_text().replace("val_accuracy", "val_acc")
     (tmp_path / "s.yaml").write_text(text)
     assert_one_line_error(cli("sweep", "s.yaml"), 2, "s.yaml, line 2: objective", "accuracy")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # optuna's "DaskStorage is experimental", on this scheduler
+def test_a_sweep_on_a_local_cluster_survives_a_killed_worker(tmp_path):
+    """Two worker processes started here; one is killed (SIGKILL) while it trains a trial.
+    Dask runs that task again elsewhere, the lost trial is marked failed, and the sweep ends
+    with every trial of its budget completed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("optuna_integration")
+    write(tmp_path, 4)
+    base = (tmp_path / "base.yaml").read_text().replace("epochs: 8", "epochs: 800")
+    (tmp_path / "base.yaml").write_text(base.replace("training: {", "training: {early_stopping: false, "))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        proc = subprocess.Popen([sys.executable, "-m", "nnctl", "sweep", "s.yaml", "--json",
+                                 "--scheduler", cluster.scheduler_address], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        runs = tmp_path / "runs" / "s"
+        # both workers are training once two run directories have a history
+        while len(list(runs.glob("*/history.csv"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim = next(iter(cluster.workers.values())).process.pid
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["completed"] == 4, (report, err.decode())
+    assert report["failed"] == 1  # the trial the killed worker was training
+    lost = [t for t in report["trials"] if t["state"] == "fail"]
+    assert not (tmp_path / lost[0]["run_dir"] / "model.npz").exists()
+    assert sum((runs / d).is_dir() for d in os.listdir(runs)) == 5
