@@ -89,11 +89,10 @@ def test_a_bad_objective_names_its_line(cli, tmp_path):
     assert_one_line_error(cli("sweep", "s.yaml"), 2, "s.yaml, line 2: objective", "accuracy")
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # optuna's "DaskStorage is experimental", on this scheduler
 def test_a_sweep_on_a_local_cluster_survives_a_killed_worker(tmp_path):
     """Two worker processes started here; one is killed (SIGKILL) while it trains a trial.
-    Dask runs that task again elsewhere, the lost trial is marked failed, and the sweep ends
-    with every trial of its budget completed."""
+    Dask runs that task again on the worker left (or the one its nanny restarts), so the
+    trial is retried, not lost, and the sweep ends with every trial of its budget completed."""
     import os
     import signal
     import subprocess
@@ -101,7 +100,6 @@ def test_a_sweep_on_a_local_cluster_survives_a_killed_worker(tmp_path):
     import time
 
     distributed = pytest.importorskip("distributed")
-    pytest.importorskip("optuna_integration")
     write(tmp_path, 4)
     base = (tmp_path / "base.yaml").read_text().replace("epochs: 8", "epochs: 800")
     (tmp_path / "base.yaml").write_text(base.replace("training: {", "training: {early_stopping: false, "))
@@ -120,8 +118,10 @@ def test_a_sweep_on_a_local_cluster_survives_a_killed_worker(tmp_path):
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
     report = json.loads(out)
-    assert report["completed"] == 4, (report, err.decode())
-    assert report["failed"] == 1  # the trial the killed worker was training
-    lost = [t for t in report["trials"] if t["state"] == "fail"]
-    assert not (tmp_path / lost[0]["run_dir"] / "model.npz").exists()
-    assert sum((runs / d).is_dir() for d in os.listdir(runs)) == 5
+    assert report["completed"] == 4 and report["failed"] == 0, (report, err.decode())
+    assert sorted(t["number"] for t in report["trials"]) == [0, 1, 2, 3]
+    # the killed attempt left its run directory without a model; the retry made a new one
+    dirs = [runs / d for d in os.listdir(runs)]
+    assert len(dirs) == 5 and sum(not (d / "model.npz").exists() for d in dirs) == 1
+    assert all((tmp_path / t["run_dir"] / "model.npz").is_file() for t in report["trials"])
+    assert "Traceback" not in err.decode() and "Warning" not in err.decode()
