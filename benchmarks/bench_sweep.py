@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_io import cpu_model  # the one CPU probe of the benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 IRIS = ROOT / "nnctl" / "bundled" / "configs" / "iris.yaml"
@@ -65,16 +66,6 @@ def once(trials: int, epochs: int, workers: int | None) -> float:
         return seconds
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
