@@ -213,7 +213,8 @@ def _status(record) -> str:
     key = "val_accuracy" if "val_accuracy" in m else "train_accuracy" if "train_accuracy" in m \
         else "val_r2" if "val_r2" in m else "train_r2"
     if key in m:
-        status += f"  {key.replace('_', ' ')} {m[key]:.4f}"
+        # _figure: an R^2 of -1e240 (a run diverging) in fixed point is 240 digits long
+        status += f"  {key.replace('_', ' ')} {_figure(m[key])}"
     return status
 
 
