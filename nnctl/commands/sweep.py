@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import config as config_mod
 from .. import render
-from ..errors import ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
 from ..files import Output, write_outputs
 from .evaluate import finite
 from .train import Session
@@ -255,6 +255,10 @@ def _distributed(search: _Search, workers: int | None, scheduler: str | None) ->
             for future in pending:
                 try:
                     result = future.result()
+                except NnctlError:  # the config or the data: every trial would fail the same
+                    number = int(future.key.split("-")[-2])
+                    study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
+                    raise
                 except Exception as e:  # noqa: BLE001 - a task lost (KilledWorker) or a bug
                     number = int(future.key.split("-")[-2])
                     study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
