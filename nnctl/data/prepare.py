@@ -151,6 +151,7 @@ def prepare_data(cfg: Config, *, saved: dict | None = None,
         inferred = cfg.loss == "auto"
 
     held_out = None
+    fold_warnings: list[str] = []
     if fold is not None:
         i, k = fold
         if not 2 <= k <= frame.m:
@@ -159,6 +160,14 @@ def prepare_data(cfg: Config, *, saved: dict | None = None,
         strata = class_indices(frame, targets[0], target) \
             if target.kind == "classification" and d.stratify else None
         folds = fold_indices(frame.m, k, np.random.default_rng(cfg.training.seed), strata)
+        if strata is not None:  # as scikit-learn's StratifiedKFold warns
+            counts = np.bincount(strata, minlength=len(target.classes))
+            rare = [(c, int(n)) for c, n in zip(target.classes, counts) if n < k]
+            if rare:
+                fold_warnings.append(
+                    f"class '{rare[0][0]}' has {rare[0][1]} labelled row(s), fewer than the {k}"
+                    f" folds{f' (and {len(rare) - 1} more class(es))' if len(rare) > 1 else ''}:"
+                    " some folds test without it; use fewer folds")
         held_out = frame.take(folds[i])
         frame = frame.take(np.sort(np.concatenate([f for j, f in enumerate(folds) if j != i])))
 
@@ -184,15 +193,16 @@ def prepare_data(cfg: Config, *, saved: dict | None = None,
     if held_out is not None:
         frames["test"] = held_out
     whole = frame  # for the columns' types (not their statistics)
-    warnings: list[str] = []
+    warnings: list[str] = list(fold_warnings)
     if saved is not None:
         preprocessor = Preprocessor.from_json(saved["preprocess"], "the model")
     else:
         settings = {name: c.model_dump() for name, c in d.columns.items()}
-        preprocessor, warnings = Preprocessor.fit(
+        preprocessor, fitted = Preprocessor.fit(
             frames["train"], features, settings=settings, impute_numeric=d.impute.numeric,
             impute_categorical=d.impute.categorical, indicator=d.missing_indicator,
             max_categories=d.max_categories, whole=whole)
+        warnings += fitted
     del whole, frame
     for name, file in files.items():
         other = read_table(file, what=name, text_columns=text_columns(preprocessor, target),

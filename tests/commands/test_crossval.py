@@ -85,3 +85,13 @@ def test_what_cross_validation_refuses(cli, tmp_path):
     assert_one_line_error(cli("train", "c.yaml", "--folds", 1), 2, "--folds")
     assert cli("train", "c.yaml", "-o", "m.npz").code == 0
     assert_one_line_error(cli("train", "c.yaml", "--folds", 3, "--resume", "m.npz"), 2, "resume")
+
+
+def test_a_class_rarer_than_the_folds_is_warned_about(cli, tmp_path):
+    rows = "".join(f"{i},{i % 7},{'rare' if i < 2 else 'a' if i % 2 else 'b'}\n" for i in range(60))
+    (tmp_path / "d.csv").write_text("x1,x2,y\n" + rows)
+    (tmp_path / "c.yaml").write_text("data: {train: d.csv, target: y}\ntraining: {epochs: 2}\n")
+    run = cli("train", "c.yaml", "--folds", 3)
+    assert run.code == 0, run
+    warned = [line for line in run.stderr.splitlines() if line.startswith("Warning:")]
+    assert any("class 'rare' has 2 labelled row(s), fewer than the 3 folds" in w for w in warned), run
