@@ -777,17 +777,21 @@ class Sweep(_Section):
         return OBJECTIVES[self.metric]
 
 
-def load_sweep(path: str | Path) -> tuple[Sweep, Path]:
-    """Read and validate a sweep file; and its config's path (relative to the sweep file)."""
+def _read_text(path: Path, what: str, too_big: str) -> str:
+    """A short YAML file (a config, a sweep) as text: bounded, UTF-8, a clear error else."""
     from .files import read_input
 
-    path = Path(path)
-    raw = read_input(path, "sweep", error=ConfigError, limit=MAX_CONFIG_BYTES,
-                     too_big="a sweep is a short YAML file")
+    raw = read_input(path, what, error=ConfigError, limit=MAX_CONFIG_BYTES, too_big=too_big)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8") from None
+
+
+def load_sweep(path: str | Path) -> tuple[Sweep, Path]:
+    """Read and validate a sweep file; and its config's path (relative to the sweep file)."""
+    path = Path(path)
+    text = _read_text(path, "sweep", "a sweep is a short YAML file")
     try:
         node = yaml.compose(text, Loader=_Loader)
         _check_size(node, str(path))
@@ -832,15 +836,8 @@ def load(path: str | Path | None) -> Config:
             raise ConfigError(f"no config given and the bundled {DEFAULT_CONFIG} is missing"
                               " (a damaged install: reinstall nnctl); or pass a config file")
         path = DEFAULT_CONFIG
-    from .files import read_input
-
     path = Path(path)
-    raw = read_input(path, "config", error=ConfigError, limit=MAX_CONFIG_BYTES,
-                     too_big="a config is a short YAML file; is this a data file?")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
+    text = _read_text(path, "config", "a config is a short YAML file; is this a data file?")
     # A run's own config.yaml (runs/iris/3/config.yaml) trains as a run of iris again.
     stem = path.parent.parent.name if path.name == "config.yaml" and (path.parent / "history.csv").exists() \
         and path.parent.parent.name else path.stem
