@@ -1,10 +1,11 @@
 """Plot images of a run: loss and metric curves, gradient flow and the confusion matrix,
-as PNG and SVG; and the curves of activations (``nnctl activations --plot``).
+as PNG and SVG; of a sweep: its history and parameter importance; and the curves of
+activations (``nnctl activations --plot``).
 
 The only module that imports matplotlib, an optional extra (``pip install 'nnctl[plot]'``),
-and only inside ``images`` and ``activation_image``, so importing nnctl costs nothing
-without it. Figures are built with matplotlib's object-oriented API (``Figure`` on an Agg
-canvas), never pyplot: no global figures, no display, safe headless.
+and only inside ``images``, ``sweep_images`` and ``activation_image``, so importing nnctl
+costs nothing without it. Figures are built with matplotlib's object-oriented API
+(``Figure`` on an Agg canvas), never pyplot: no global figures, no display, safe headless.
 
 Every image is drawn in matplotlib's default style, whatever the user's matplotlibrc says,
 and the same inputs give the same bytes: the SVG has no date and fixed ids, the PNG no
@@ -30,6 +31,8 @@ DPI = 100
 CURVE_SIZE = (8.0, 5.0)
 #: Class labels longer than this are cut, with an ellipsis.
 LABEL_WIDTH = 20
+#: A sweep's config keys (``network.layers[0].activation``) longer than this are cut.
+KEY_WIDTH = 40
 #: Above this many classes the cells are too small to show their counts.
 ANNOTATE_UP_TO = 30
 #: At most about this many class names on an axis; with more, every k-th one.
@@ -328,6 +331,82 @@ def activation_image(curves: Mapping[str, tuple[Sequence[float], Sequence[float]
         return _bytes(figure, fmt)
 
 
+def sweep_images(trials: Sequence[Mapping], *, objective: str, direction: str,
+                 importances: Mapping[str, float] | None = None) -> dict[str, bytes]:
+    """The plot files of a sweep, contents by file name.
+
+    ``trials`` are the sweep's trials (``number``, ``state``, ``value``) as ``nnctl sweep
+    --json`` gives them. ``history.*``: each completed trial's ``objective`` by trial number,
+    with the best so far (``direction`` is ``maximize`` or ``minimize``), as Optuna's
+    optimization-history plot. ``importance.*`` when ``importances`` (the share of the
+    objective's variation owed to each key of the space, as Optuna's importance evaluators
+    give it) has an entry: one bar per key, the largest on top. Raises ImportError (with
+    ``MISSING``) without matplotlib.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise ValueError(f"direction must be maximize or minimize, not {direction!r}")
+    out: dict[str, bytes] = {}
+    with _style():
+        _save(_history(trials, objective, direction), "history", out)
+        if importances:
+            _save(_importance(importances, objective), "importance", out)
+    return out
+
+
+def _history(trials: Sequence[Mapping], objective: str, direction: str):
+    figure = _figure(CURVE_SIZE)
+    ax = figure.add_subplot()
+    done = sorted((int(t["number"]), v) for t in trials if t.get("state") == "complete"
+                  and (v := _number(t.get("value"))) is not None)
+    counts = {}
+    for t in trials:
+        counts[t.get("state")] = counts.get(t.get("state"), 0) + 1
+    if done:
+        x = [n for n, _ in done]
+        y = [v for _, v in done]
+        better = max if direction == "maximize" else min
+        best = [y[0]]
+        for v in y[1:]:
+            best.append(better(best[-1], v))
+        ax.plot(x, y, "o", markersize=4, label="completed trial", color="C0")
+        ax.step(x, best, where="post", color="C1", linewidth=1.6, label=f"best so far ({direction})")
+        ax.legend()
+    shown = ", ".join(f"{n} {word}" for state, word in (
+        ("complete", "completed"), ("pruned", "pruned"), ("fail", "failed"), ("running", "running"))
+        if (n := counts.get(state)))
+    title = f"sweep history: {_label_text(objective)}" + (f" ({shown})" if shown else "")
+    if not done:
+        title += ": no completed trial"
+    ax.set_title(title)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(_label_text(objective))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def _importance(importances: Mapping[str, float], objective: str):
+    items = sorted(((_label_text(k, KEY_WIDTH), float(v)) for k, v in importances.items()),
+                   key=lambda kv: kv[1])
+    height = max(2.5, 0.9 + 0.35 * len(items))
+    # The keys (up to KEY_WIDTH characters) take the left third.
+    figure = _figure((CURVE_SIZE[0], height), margins=(0.34, 0.7 / height, 0.95, 1 - 0.45 / height))
+    ax = figure.add_subplot()
+    names = [k for k, _ in items]
+    values = [v for _, v in items]
+    ax.barh(range(len(items)), values, color="C0")
+    ax.set_yticks(range(len(items)), names, parse_math=False)
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {v:.2f}", va="center", fontsize="small")
+    ax.set_xlim(0, max(1.0, max(values) * 1.15) if values else 1.0)
+    ax.set_xlabel(f"importance for {_label_text(objective)}")
+    ax.set_title("parameter importance")
+    ax.grid(alpha=0.3, axis="x")
+    return figure
+
+
 def _curves(ax, rows: Sequence[Mapping], columns: Sequence[str]) -> list[float]:
     """Draws one line per column that has values; returns every value drawn."""
     drawn: list[float] = []
@@ -414,5 +493,10 @@ def _number(value) -> float | None:
 
 def _label(text) -> str:
     """A class label for display: control characters escaped, cut to ``LABEL_WIDTH``."""
+    return _label_text(text, LABEL_WIDTH)
+
+
+def _label_text(text, width: int = 60) -> str:
+    """Text from a file for display: control characters escaped, cut to ``width``."""
     text = safe(text)
-    return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 1] + "…"
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -714,6 +714,10 @@ def sweep(out: dict) -> None:
     if out.get("best_config"):
         console.print(_text(f"best config: {out['best_config']} (nnctl train"
                             f" {out['best_config']} trains it again)", style="green"))
+    if out.get("images"):
+        folders = sorted({os.path.dirname(p) for p in out["images"]})
+        names = ", ".join(os.path.basename(p) for p in out["images"] if p.endswith(".png"))
+        console.print(_text(f"plots: {names} (and .svg) in {', '.join(folders)}", style="dim"))
 
 
 def _param(value) -> str:

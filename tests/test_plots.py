@@ -378,3 +378,63 @@ def test_an_activation_image_of_an_unknown_format_or_of_nothing_is_refused():
         plots.activation_image({"relu": ([0.0], [0.0], [1.0])}, fmt="jpg")
     with pytest.raises(ValueError, match="no activation"):
         plots.activation_image({}, fmt="png")
+
+
+# -- a sweep's images --------------------------------------------------------------------
+
+def sweep_trials() -> list[dict]:
+    values = [0.70, 0.90, None, 0.80, 0.95, 0.60]
+    states = ["complete", "complete", "pruned", "complete", "complete", "complete"]
+    return [{"number": n, "state": s, "value": v} for n, (v, s) in enumerate(zip(values, states))]
+
+
+def test_the_sweep_history_has_every_completed_trial_and_the_best_so_far():
+    out = plots.sweep_images(sweep_trials(), objective="validation accuracy",
+                             direction="maximize")
+    assert sorted(out) == ["history.png", "history.svg"]  # no importance without figures
+    drawn = texts(out["history.svg"])
+    assert "sweep history: validation accuracy (5 completed, 1 pruned)" in drawn, drawn
+    assert {"completed trial", "best so far (maximize)", "trial"} <= set(drawn), drawn
+    root = ET.fromstring(out["history.svg"])
+    # The best-so-far step line goes through 0.70, 0.90, 0.90, 0.95, 0.95 (maximize): its
+    # path has one vertex per trial plus the steps; the dots are one marker per trial.
+    uses = [e for e in root.iter() if e.tag.endswith("use")]
+    assert len(uses) >= 5, len(uses)  # five completed trials' markers (the pruned has none)
+    image = png(out["history.png"])
+    assert image.size == (800, 500)
+    assert colour_count(image, TRAIN_BLUE) > 20
+
+
+def test_the_best_so_far_follows_the_direction():
+    # minimize: the best line is the running minimum, so its last value is the smallest.
+    trials = [{"number": i, "state": "complete", "value": v} for i, v in enumerate([3.0, 1.0, 2.0])]
+    lo = plots._history(trials, "validation loss", "minimize").axes[0].lines[1].get_ydata()
+    hi = plots._history(trials, "validation loss", "maximize").axes[0].lines[1].get_ydata()
+    assert list(lo) == [3.0, 1.0, 1.0] and list(hi) == [3.0, 3.0, 3.0]
+
+
+def test_the_importance_image_has_one_bar_per_key_largest_on_top():
+    out = plots.sweep_images(sweep_trials(), objective="validation accuracy",
+                             direction="maximize",
+                             importances={"training.optimizer.lr": 0.7,
+                                          "network.layers[0].units": 0.2,
+                                          "\x1b[31m" + "k" * 80: 0.1})
+    assert {"importance.png", "importance.svg"} <= set(out)
+    drawn = texts(out["importance.svg"])
+    assert {"training.optimizer.lr", "network.layers[0].units", "0.70", "0.20",
+            "parameter importance"} <= set(drawn), drawn
+    assert not any("\x1b" in t for t in drawn)  # a hostile key is escaped and cut
+    assert any(t.endswith("…") and len(t) == plots.KEY_WIDTH for t in drawn), drawn
+    figure = plots._importance({"a": 0.1, "b": 0.9}, "validation loss")
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["a", "b"]  # bottom to top: the largest is drawn last, on top
+
+
+def test_a_sweep_without_completed_trials_says_so_and_is_the_same_bytes_twice():
+    trials = [{"number": 0, "state": "fail", "value": None}]
+    first = plots.sweep_images(trials, objective="validation r2", direction="maximize")
+    second = plots.sweep_images(trials, objective="validation r2", direction="maximize")
+    assert first == second
+    assert "sweep history: validation r2 (1 failed): no completed trial" in texts(first["history.svg"])
+    with pytest.raises(ValueError, match="direction"):
+        plots.sweep_images(trials, objective="x", direction="up")

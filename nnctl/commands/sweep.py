@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,12 @@ class _Search:
         self.sweep, self.config_path = config_mod.load_sweep(path)
         self.base = config_mod.load(self.config_path)
         self.name = self.path.stem
+        # Each trial is a run of its own; a model path of the base config would have every
+        # trial write the one file.
+        self.own_paths = [k for k in ("model", "history") if getattr(self.base.output, k)]
+        if self.own_paths:
+            self.base = self.base.with_values({f"output.{k}": None for k in self.own_paths},
+                                              label=f"{path}: trials")
         # Every key of the space, checked against the schema before any trial runs.
         for key, p in self.sweep.space.items():
             config_mod.parse_path(key, f"{path}: space")
@@ -164,6 +171,9 @@ def _start(study, search: _Search) -> int:
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
     done = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
     missing = max(0, search.sweep.trials - len(done))
+    if search.own_paths:
+        render.note(f"{search.config_path}: {' and '.join(f'output.{k}' for k in search.own_paths)}"
+                    " not used: each trial writes a run directory of its own", style="dim")
     render.note(f"sweep {search.name}: {search.sweep.trials} trials of {search.config_path}"
                 f" ({len(done)} done, {missing} to run); {search.sweep.direction} validation"
                 f" {search.sweep.metric}; study in {search.storage_url}", style="dim")
@@ -184,8 +194,62 @@ def _finish(study, search: _Search) -> dict:
         write_outputs([Output(best_path, lambda f: f.write(text.encode("utf-8")), DataError,
                               "best config")])
         out["best_config"] = str(best_path)
+    out["images"] = _images(study, search, out)
     render.sweep(out)
     return out
+
+
+def _images(study, search: _Search, out: dict) -> list[str]:
+    """With the plot extra (and the base config's ``output.plots``): the sweep's history
+    and parameter importance, written into its folder of runs; their paths."""
+    from .. import plots
+
+    folder = search.base.with_values({}, stem=search.name).run_parent
+    if folder is None or not search.base.output.plots or not plots.available():
+        return []
+    try:
+        images = plots.sweep_images(out["trials"], objective=out["objective"],
+                                    direction=search.sweep.direction,
+                                    importances=_importances(study, search.sweep))
+    except Exception as e:  # noqa: BLE001 - an optional drawing must never lose the sweep
+        render.warning(f"the sweep's plot images could not be drawn ({type(e).__name__}: {e})")
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    write_outputs([Output(folder / name, (lambda data: lambda f: f.write(data))(data),
+                          DataError, "plot") for name, data in images.items()])
+    return [str(folder / name) for name in images]
+
+
+def _importances(study, sweep) -> dict[str, float] | None:
+    """Optuna's importance of each varying key of the space for the objective (its default
+    evaluator, PED-ANOVA since Optuna 4.2), or None below 2 completed trials or where Optuna
+    cannot tell (every trial had the same values, say)."""
+    import sys
+
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    names = {(k + "#" if p.choices is not None and not _plain(p.choices) else k): k
+             for k, p in sweep.space.items()
+             if (len(p.choices) > 1 if p.choices is not None else p.high > p.low)}
+    seen = {name for t in done for name in t.params}
+    names = {n: k for n, k in names.items() if n in seen}
+    if len(done) < 2 or not names:
+        return None
+    if "optuna.importance" not in sys.modules and "sklearn.ensemble" not in sys.modules:
+        # optuna.importance imports its fANOVA evaluator, which imports scikit-learn's
+        # forests where scikit-learn is installed: 2.6 s of the sweep's end, for an
+        # evaluator not used here. Blocked for that import only.
+        sys.modules["sklearn.ensemble"] = None
+        try:
+            import optuna.importance  # noqa: F401
+        finally:
+            del sys.modules["sklearn.ensemble"]
+    try:
+        found = optuna.importance.get_param_importances(study, params=list(names))
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return None
+    return {names[n]: float(v) for n, v in found.items()} or None
 
 
 def _distributed(search: _Search, workers: int | None, scheduler: str | None) -> dict:
@@ -196,83 +260,112 @@ def _distributed(search: _Search, workers: int | None, scheduler: str | None) ->
     costs what it costs serially. The median pruner is applied in the worker against the
     medians of the trials finished when the trial started."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        import dask
+        from distributed import Client, LocalCluster
     except ImportError:
         raise DataError("--workers and --scheduler need dask: pip install 'nnctl[sweep]'"
                         " (optuna and dask[distributed])") from None
+    import multiprocessing
+    import os
+
+    sweep = search.sweep
+    cluster = None
+    # Dask's statistical profiler samples each task's stack every 10 ms, which made a trial
+    # 25% slower (0.80 s -> 1.07 s for iris, 400 epochs): off in our workers. The setting
+    # is read as each worker starts, so it holds for the whole sweep.
+    settings = {"distributed.worker.profile.enabled": False}
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        # Workers forked from one server that imported Dask, NumPy and pandas once, instead
+        # of each spawned interpreter importing them again (POSIX; Windows spawns).
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(settings):
+        try:
+            if scheduler is None:
+                # The scheduler and a client now, the workers in the background (scale),
+                # each importing nnctl as it starts (preload): their 2-3 s of start-up then
+                # overlap this process opening the study and asking the first trials. Their
+                # logs (a worker lost, restarted) stay off the terminal; nnctl says what
+                # happened to each trial.
+                with warnings.catch_warnings():
+                    # Without a dashboard the scheduler still serves its health check over
+                    # HTTP, on 8787 or, when another cluster has that, on a port it warns of.
+                    warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+                    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                                           dashboard_address=None,
+                                           silence_logs=logging.CRITICAL, preload=[__name__])
+            try:
+                client = Client(cluster if cluster is not None else scheduler, timeout="10s")
+            except OSError as e:
+                raise DataError(f"--scheduler {scheduler}: no Dask scheduler answers there"
+                                f" ({e}); start one with 'dask scheduler' and workers with"
+                                " 'dask worker ADDRESS'") from None
+            if cluster is not None:
+                cluster.scale(workers)
+            study = search.study(search.storage_url, seed=sweep.seed)
+            missing = _start(study, search)
+            if cluster is not None:
+                # The workers (started above, at the normal priority) train; this process
+                # only asks and tells the study, and its SQLite writes took a third of a
+                # core from them on 2 cores. Lower, it works in what the workers leave.
+                try:
+                    os.nice(10)
+                except OSError:
+                    pass
+            with client:
+                _dispatch(client, study, search, missing,
+                          threads=workers if cluster is not None else None)
+        finally:
+            if cluster is not None:
+                cluster.close()
+    return _finish(study, search)
+
+
+def _dispatch(client, study, search: _Search, missing: int, threads: int | None) -> None:
+    """Ask ``missing`` trials, run each as a Dask task, tell the study each outcome."""
     import os
 
     import optuna
+    from distributed import as_completed
 
     sweep = search.sweep
-    study = search.study(search.storage_url, seed=sweep.seed)
-    missing = _start(study, search)
-    cluster = None
-    try:
-        if scheduler is None:
-            # Its logs (a worker lost, restarted) would reach the terminal; nnctl says what
-            # happened to each trial instead.
-            # Dask's statistical profiler samples each task's stack every 10 ms, which made a
-            # trial 25% slower (0.80 s -> 1.07 s for iris, 400 epochs): off in our workers.
-            import dask
+    # Two tasks per worker thread in flight: a worker starts its next trial at once, without
+    # waiting for this process to tell the last one and ask for another. (A local cluster's
+    # workers are still starting now, so their number is the one asked for.)
+    if threads is None:
+        threads = sum(w.get("nthreads", 1) for w in
+                      client.scheduler_info().get("workers", {}).values())
+    slots = 2 * max(1, threads)
+    cwd, path, asked = os.getcwd(), str(search.path.resolve()), {}
+    pending = as_completed()
 
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+    def submit() -> None:
+        trial = study.ask()
+        values = {key: suggest(trial, key, p) for key, p in sweep.space.items()}
+        asked[trial.number] = trial
+        pending.add(client.submit(_train, path, cwd, trial.number, values,
+                                  _medians(study, sweep), pure=False,
+                                  key=f"nnctl-{search.name}-{trial.number}-{os.getpid()}"))
+
+    for _ in range(min(slots, missing)):
+        submit()
+    submitted = min(slots, missing)
+    for future in pending:
         try:
-            client = Client(cluster if cluster is not None else scheduler, timeout="10s")
-        except OSError as e:
-            raise DataError(f"--scheduler {scheduler}: no Dask scheduler answers there ({e});"
-                            " start one with 'dask scheduler' and workers with 'dask worker"
-                            " ADDRESS'") from None
-        if cluster is not None:
-            # The workers (started above, at the normal priority) train; this process only
-            # asks and tells the study, and its SQLite writes took a third of a core from
-            # them on 2 cores. Lower, it works in what the workers leave.
-            try:
-                os.nice(10)
-            except OSError:
-                pass
-        with client:
-            # Two tasks per worker thread in flight: a worker starts its next trial at once,
-            # without waiting for this process to tell the last one and ask for another.
-            slots = 2 * max(1, sum(w.get("nthreads", 1) for w in
-                                   client.scheduler_info().get("workers", {}).values()))
-            cwd, path, asked = os.getcwd(), str(search.path.resolve()), {}
-            pending = as_completed()
-
-            def submit() -> None:
-                trial = study.ask()
-                values = {key: suggest(trial, key, p) for key, p in sweep.space.items()}
-                asked[trial.number] = trial
-                pending.add(client.submit(_train, path, cwd, trial.number, values,
-                                          _medians(study, sweep), pure=False,
-                                          key=f"nnctl-{search.name}-{trial.number}-{os.getpid()}"))
-
-            for _ in range(min(slots, missing)):
-                submit()
-            submitted = min(slots, missing)
-            for future in pending:
-                try:
-                    result = future.result()
-                except NnctlError:  # the config or the data: every trial would fail the same
-                    number = int(future.key.split("-")[-2])
-                    study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
-                    raise
-                except Exception as e:  # noqa: BLE001 - a task lost (KilledWorker) or a bug
-                    number = int(future.key.split("-")[-2])
-                    study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
-                    render.warning(f"trial {number} failed in its worker ({type(e).__name__}:"
-                                   f" {e}); the sweep goes on")
-                else:
-                    _tell(study, asked.pop(result["number"]), result, search)
-                if submitted < missing:
-                    submit()
-                    submitted += 1
-    finally:
-        if cluster is not None:
-            cluster.close()
-    return _finish(study, search)
+            result = future.result()
+        except NnctlError:  # the config or the data: every trial would fail the same way
+            number = int(future.key.split("-")[-2])
+            study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
+            raise
+        except Exception as e:  # noqa: BLE001 - a task lost (KilledWorker) or a bug
+            number = int(future.key.split("-")[-2])
+            study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
+            render.warning(f"trial {number} failed in its worker ({type(e).__name__}: {e});"
+                           " the sweep goes on")
+        else:
+            _tell(study, asked.pop(result["number"]), result, search)
+        if submitted < missing:
+            submit()
+            submitted += 1
 
 
 def _medians(study, sweep) -> dict[int, float] | None:
@@ -327,7 +420,7 @@ def _train(path: str, cwd: str, number: int, values: dict, medians: dict[int, fl
     ``cwd`` (its run directory is relative to it); its figures for the study."""
     import os
 
-    _quiet_libraries()
+    _quiet_dask()
     render.configure(quiet=True)
     os.chdir(cwd)
     search = _SEARCHES.get(path) or _SEARCHES.setdefault(path, _Search(path))
@@ -374,6 +467,11 @@ def _quiet_libraries() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    _quiet_dask()
+
+
+def _quiet_dask() -> None:
+    """Dask's messages off (in a worker, which never imports Optuna: 0.2 s a worker)."""
     for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 

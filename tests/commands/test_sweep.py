@@ -125,3 +125,53 @@ def test_a_sweep_on_a_local_cluster_survives_a_killed_worker(tmp_path):
     assert len(dirs) == 5 and sum(not (d / "model.npz").exists() for d in dirs) == 1
     assert all((tmp_path / t["run_dir"] / "model.npz").is_file() for t in report["trials"])
     assert "Traceback" not in err.decode() and "Warning" not in err.decode()
+
+
+def test_two_local_workers_give_the_serial_sweep_trial_for_trial(cli, tmp_path):
+    """``--workers 2`` (a LocalCluster of two processes, started and shut down by the
+    command): the sampler lives in the sweep process, so the trials are asked in the same
+    order with the same values, and each trial's seed comes from its number, so every
+    figure equals the serial sweep's exactly."""
+    pytest.importorskip("distributed")
+    write(tmp_path, 4)
+    serial = sweep(cli)
+    import shutil
+
+    (tmp_path / "s.db").unlink()  # a new study: every trial runs again, on the workers
+    shutil.rmtree(tmp_path / "runs")
+    parallel = sweep(cli, "--workers", "2")
+    assert parallel["completed"] == 4 and parallel["failed"] == 0
+    key = lambda out: {t["number"]: (t["params"], t["value"], t["seed"]) for t in out["trials"]}
+    assert key(parallel) == key(serial)
+    assert all((tmp_path / t["run_dir"] / "model.npz").is_file() for t in parallel["trials"])
+
+
+def test_with_the_plot_extra_a_sweep_draws_its_history_and_importance(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    write(tmp_path, 4)
+    base = tmp_path / "base.yaml"
+    base.write_text(base.read_text().replace("output: {plots: false}", "output: {plots: true}"))
+    out = sweep(cli)
+    folder = tmp_path / "runs" / "s"
+    names = {"history.png", "history.svg", "importance.png", "importance.svg"}
+    assert {p.rsplit("/", 1)[-1] for p in out["images"]} == names
+    assert all((folder / n).stat().st_size > 1000 for n in names)
+    svg = (folder / "importance.svg").read_text()
+    # the varying keys of the space, by name (a constant key would have no bar)
+    for key in ("training.optimizer.lr", "network.layers[0].units", "network.layers"):
+        assert f"<!-- {key} -->" in svg, key
+    run = cli("sweep", "s.yaml")  # the table says where they are
+    assert run.code == 0 and "plots: history.png, importance.png (and .svg) in runs/s" in run.stderr, run
+
+
+def test_a_base_config_with_its_own_model_path_still_gives_each_trial_a_run(cli, tmp_path):
+    write(tmp_path, 2)
+    base = tmp_path / "base.yaml"
+    base.write_text(base.read_text().replace("output: {plots: false}",
+                                             "output: {plots: false, model: one.npz}"))
+    run = cli("sweep", "s.yaml", "--json")
+    assert run.code == 0, run
+    out = json.loads(run.stdout)
+    dirs = {t["run_dir"] for t in out["trials"]}
+    assert len(dirs) == 2 and None not in dirs and not (tmp_path / "one.npz").exists()
+    assert "output.model" in run.stderr  # said, not silently ignored
