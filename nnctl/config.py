@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from .core.activations import ACTIVATIONS, get_activation
 from .core.init import INITIALIZERS
-from .core.losses import LOSSES, check_pairing, get_loss
+from .core.losses import LOSSES, REGRESSION_LOSSES, check_pairing, get_loss
 from .core.network import DTYPES, Network
 from .core.optimizers import OPTIMIZERS, get_optimizer
 from .core.schedules import SCHEDULES, get_schedule
@@ -47,8 +47,8 @@ DEFAULT_DATA = BUNDLED / "datasets" / "default.csv"
 #: The JSON Schema of a config (``nnctl schema`` prints the same), named by the bundled
 #: configs' ``yaml-language-server`` comment so editors complete and check keys.
 SCHEMA_FILE = BUNDLED / "configs" / "nnctl.schema.json"
-OUTPUT_ACTIVATION = {"mse": "identity", "binary_crossentropy": "logistic",
-                     "categorical_crossentropy": "softmax"}
+OUTPUT_ACTIVATION = {"mse": "identity", "mae": "identity", "huber": "identity",
+                     "binary_crossentropy": "logistic", "categorical_crossentropy": "softmax"}
 HIDDEN_ACTIVATION = "relu"
 MAX_UNITS = 1_000_000
 
@@ -240,6 +240,9 @@ class LayerConfig(_Section):
         " (identity, logistic or softmax).", json_schema_extra={"enum": ACTIVATIONS.choices})
     alpha: float | None = Field(None, allow_inf_nan=False, description="ELU's alpha (fixed,"
                                 " default 1.0) or PReLU's initial slope (learned, default 0.25).")
+    dropout: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False, description="The share p of"
+                           " this layer's units dropped at each training step (inverted dropout:"
+                           " the rest are scaled by 1/(1-p)); none at evaluation and prediction.")
 
     @model_validator(mode="after")
     def _alpha(self):
@@ -286,6 +289,9 @@ class NetworkConfig(_Section):
             if layer.activation and get_activation(layer.activation).output_only and not last:
                 raise _fail(f"'{layer.activation}' is only allowed in the output layer",
                             _key(i, "activation"))
+            if last and layer.dropout:
+                raise _fail("the output layer cannot drop units; put dropout on a hidden layer",
+                            _key(i, "dropout"))
         return layers
 
 
@@ -339,7 +345,8 @@ def _optimizer_models():
     out = {}
     for name, cls in OPTIMIZERS.items():
         defaults = {"nesterov": True} if name == "nesterov" else None
-        out[name] = _parameter_model(name, cls, skip=("l2",), defaults=defaults,
+        out[name] = _parameter_model(name, cls, skip=("l2", "clip_norm", "clip_value"),
+                                     defaults=defaults,
                                      doc=(cls.__doc__ or "").splitlines()[0])
     return out
 
@@ -429,12 +436,21 @@ class TrainingConfig(_Section):
         "auto", description="Samples per step (m); auto: 32 up to 3,200"
         " training rows, then 1% of them, at most 256 (about 100 steps an epoch).")
     optimizer: OptimizerConfig = Field(OPTIMIZER_MODELS["adam"](), description="sgd, momentum,"
-                                       " nesterov or adam, by name or as {name: ..., lr: ...}.")
+                                       " nesterov, adam or adamw, by name or as {name: ...,"
+                                       " lr: ...}.")
     l2: float = Field(1e-4, ge=0.0, allow_inf_nan=False, description="L2 penalty (l2/2) sum W^2"
                       " on the weights (not biases or PReLU slopes); a guard for wide one-hot"
                       " tables.")
+    clip_norm: Union[float, None] = Field(None, gt=0.0, allow_inf_nan=False, description="Scale"
+                                          " each step's whole gradient (every W, b and slope)"
+                                          " down to this norm when it is longer.")
+    clip_value: Union[float, None] = Field(None, gt=0.0, allow_inf_nan=False, description="Limit"
+                                           " each gradient entry to [-clip_value, clip_value].")
     schedule: ScheduleConfig = Field(SCHEDULE_MODELS["constant"](), description="Learning-rate"
-                                     " schedule: constant, step, exponential or cosine.")
+                                     " schedule: constant, step, exponential, cosine or"
+                                     " reduce_on_plateau (on the validation loss).")
+    warmup: int = Field(0, ge=0, le=10_000_000, description="Epochs of linear warm-up before"
+                        " the schedule's rate: epoch e (from 0) runs at (e + 1) / warmup of it.")
     early_stopping: Annotated[EarlyStoppingConfig | None, BeforeValidator(
         _early_stopping, json_schema_input_type=Union[int, Literal[False], EarlyStoppingConfig, None]
     )] = Field(
@@ -484,14 +500,15 @@ class TrainingConfig(_Section):
 
     def _optimizer(self):
         params = self.optimizer.model_dump()
-        return get_optimizer(params.pop("name"), l2=self.l2, **params)
+        return get_optimizer(params.pop("name"), l2=self.l2, clip_norm=self.clip_norm,
+                             clip_value=self.clip_value, **params)
 
     def _schedule(self):
         params = self.schedule.model_dump()
         name = params.pop("name")
         if "epochs" in params and params["epochs"] is None:
             params["epochs"] = self.epochs
-        return get_schedule(name, **params)
+        return get_schedule(name, warmup=self.warmup, **params)
 
 
 class OutputConfig(_Section):
@@ -532,19 +549,23 @@ class Config(_Section):
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: from the loss, else from the target column.")
     loss: Annotated[str, BeforeValidator(_loss)] = Field(
-        "auto", description="auto (from the target), mse, binary_crossentropy or"
-        " categorical_crossentropy.", json_schema_extra={"enum": ["auto", *LOSSES.choices]})
+        "auto", description="auto (from the target: mse or a cross-entropy), mse, mae, huber,"
+        " binary_crossentropy or categorical_crossentropy.",
+        json_schema_extra={"enum": ["auto", *LOSSES.choices]})
+    huber_delta: float = Field(1.0, gt=0.0, allow_inf_nan=False, description="The huber loss's"
+                               " delta: errors up to it count squared, beyond it by their size;"
+                               " in the target's standard deviations while it is standardized.")
     training: TrainingConfig = Field(TrainingConfig(), description="Training.")
     output: OutputConfig = Field(OutputConfig(), description="Outputs.")
 
     @model_validator(mode="after")
     def _task_fits_the_loss(self):
-        if self.task == "classification" and self.loss == "mse":
-            raise _fail("task: classification needs a cross-entropy loss, not mse; set loss:"
-                        " auto (or binary_crossentropy / categorical_crossentropy)", "loss")
-        if self.task == "regression" and self.loss not in ("auto", "mse"):
-            raise _fail(f"task: regression needs loss mse, not {self.loss}; set loss: auto or"
-                        " mse", "loss")
+        if self.task == "classification" and self.loss in REGRESSION_LOSSES:
+            raise _fail(f"task: classification needs a cross-entropy loss, not {self.loss}; set"
+                        " loss: auto (or binary_crossentropy / categorical_crossentropy)", "loss")
+        if self.task == "regression" and self.loss not in ("auto", *REGRESSION_LOSSES):
+            raise _fail(f"task: regression needs loss mse, mae or huber, not {self.loss}; set"
+                        " loss: auto, mse, mae or huber", "loss")
         return self
 
     _source: str = PrivateAttr("<config>")
@@ -648,10 +669,49 @@ class Config(_Section):
                                   for layer in d["network"]["layers"]]
         return d
 
+    def provenance(self) -> dict[str, Any]:
+        """Where each key of ``resolved()`` came from, as Ludwig shows it: ``file`` (the keys
+        the config file set), ``overridden`` (key -> the option that set it: ``--set ...``,
+        ``--epochs 3``), ``defaults`` (key -> its default value). Keys are dotted paths
+        (``network.layers[0].units``)."""
+        out: dict[str, Any] = {"file": [], "overridden": {}, "defaults": {}}
+
+        def walk(node, path):
+            if isinstance(node, dict) and node:
+                for k, v in node.items():
+                    walk(v, (*path, k))
+                return
+            if isinstance(node, list) and node and path != ("data", "target"):
+                for i, v in enumerate(node):
+                    walk(v, (*path, i))
+                return
+            # an option that set this key or a section above it (--set network.layers=...)
+            label = next((self._lines[path[:d]] for d in range(len(path), 0, -1)
+                          if isinstance(self._lines.get(path[:d]), str)), None)
+            if label is None:
+                label = self._lines.get(path)
+            if label is None and len(path) > 1 and path[-1] in _SHORTHAND_KEYS and isinstance(
+                    self._lines.get(path[:-1]), int):
+                label = self._lines[path[:-1]]  # a shorthand (optimizer: adam, layers: [16])
+            key = _dotted(path)
+            if isinstance(label, str):
+                how = label.split(" (", 1)[0]
+                out["overridden"][key] = "--set" if how.startswith("--set ") else how
+            elif label is not None:
+                out["file"].append(key)
+            else:
+                out["defaults"][key] = node
+
+        walk(self.resolved(), ())
+        return out
+
     def to_yaml(self) -> str:
         """``resolved()`` as YAML that ``nnctl train`` reads back to the same config."""
         head = (f"# The resolved config of {self._source}: every key, defaults filled in.\n"
                 f"# yaml-language-server: $schema={SCHEMA_FILE}\n")
+        overridden = self.provenance()["overridden"]
+        if overridden:
+            head += "".join(f"# {key}: set by {how}\n" for key, how in overridden.items())
         resolved = self.resolved()
         text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
         if yaml.load(text, Loader=_Loader) != resolved:  # noqa: S506 - a SafeLoader
@@ -679,6 +739,11 @@ class Config(_Section):
 
     def build_schedule(self):
         return self.training._schedule()
+
+
+#: The key a shorthand stands for: ``optimizer: adam`` (name), ``- 16`` (a layer's units),
+#: ``early_stopping: 20`` (patience).
+_SHORTHAND_KEYS = ("name", "units", "patience")
 
 
 def _keep_private(cfg: Config, like: Config, raw: dict) -> None:
@@ -1313,7 +1378,9 @@ def build_network(cfg: Config, n_features: int, n_outputs: int, loss: str) -> Ne
     sizes, acts, alphas = resolve_network(cfg, n_features, n_outputs, loss)
     _check_memory(cfg, sizes)
     return Network(sizes, acts, loss=loss, dtype=cfg.training.dtype, init=cfg.network.init,
-                   alphas=alphas, rng=np.random.default_rng(cfg.training.seed))
+                   alphas=alphas, rng=np.random.default_rng(cfg.training.seed),
+                   huber_delta=cfg.huber_delta,
+                   dropout=[layer.dropout or 0.0 for layer in cfg.network.layers])
 
 
 def _check_memory(cfg: Config, sizes: list[int]) -> None:

@@ -37,13 +37,16 @@ class Model:
 
 
 def network_metadata(network: Network) -> dict:
-    return {
+    meta = {
         "sizes": network.sizes,
         "activations": network.activations,
         "alphas": [layer.alpha if isinstance(layer.alpha, float) else None for layer in network.layers],
         "loss": network.loss.name,
         "dtype": network.dtype.name,
     }
+    if hasattr(network.loss, "delta"):  # only for huber: other models' files are as before
+        meta["huber_delta"] = network.loss.delta
+    return meta
 
 
 def save(path: str | Path, network: Network, metadata: dict, optimizer_state: dict | None = None) -> None:
@@ -158,7 +161,8 @@ def load(path: str | Path) -> Model:
     try:
         network = Network(network_meta["sizes"], network_meta["activations"],
                           loss=network_meta["loss"], dtype=network_meta["dtype"],
-                          alphas=network_meta["alphas"])
+                          alphas=network_meta["alphas"],
+                          huber_delta=network_meta.get("huber_delta"))
         for k, v in params.items():
             if v.dtype.kind not in "fiu":
                 raise ConfigError(f"array {k} has dtype {v.dtype}, expected floating point")

@@ -175,16 +175,34 @@ def summary(info: dict) -> None:
     else:
         t.add_row("target", _text(f"{target} (regression)"))
     loss = info["loss"] + (" (chosen from the target)" if info["loss_inferred"] else "")
+    if info.get("huber_delta") is not None:
+        loss += f" (delta {info['huber_delta']:g})"
     t.add_row("loss", loss)
-    t.add_row("network", _text(info["network"]))
+    dropout = info.get("dropout") or []
+    t.add_row("network", _text(info["network"] + (
+        "; dropout " + ", ".join(f"{p:g}" for p in dropout[:-1]) if any(dropout) else "")))
     t.add_row("parameters", f"{info['params']:,} ({info['dtype']})")
-    extras = "".join([f", l2 {info['l2']:g}" if info["l2"] else "",
+    extras = "".join([f", weight decay {info['weight_decay']:g}" if info.get("weight_decay") else "",
+                      f", l2 {info['l2']:g}" if info["l2"] else "",
+                      f", clip norm {info['clip_norm']:g}" if info.get("clip_norm") else "",
+                      f", clip value {info['clip_value']:g}" if info.get("clip_value") else "",
+                      f", warm-up {info['warmup']} epochs" if info.get("warmup") else "",
                       f", {info['schedule']} schedule" if info["schedule"] != "constant" else "",
                       f", early stopping (patience {info['patience']})" if info["patience"] else ""])
     t.add_row("training", f"{info['optimizer']}, lr {info['lr']:g}, {info['epochs']} epochs,"
               f" batch {info['batch_size']}{extras}; standardize {info['standardize']}")
     if info.get("class_weights"):
         t.add_row("weights", _text(", ".join(f"{c} {w:.3g}" for c, w in info["class_weights"].items())))
+    settings = info.get("settings")
+    if settings:
+        over = settings["overridden"]
+        t.add_row("settings", _text(
+            f"{settings['file']} from the config, {len(over)} overridden"
+            + (f" ({', '.join(f'{k} by {how}' for k, how in over.items())})" if over else "")
+            + f", {len(settings['defaults'])} defaults" + ("" if VERBOSE else " (-v lists them)")))
+        if VERBOSE:
+            for key, value in settings["defaults"].items():
+                t.add_row("", _text(f"{key}: {_setting(value)} (default)"))
     if info.get("resumed_from_epoch") is not None:
         t.add_row("resumed", f"from epoch {info['resumed_from_epoch']}")
     if info.get("output"):
@@ -718,6 +736,15 @@ def sweep(out: dict) -> None:
         folders = sorted({os.path.dirname(p) for p in out["images"]})
         names = ", ".join(os.path.basename(p) for p in out["images"] if p.endswith(".png"))
         console.print(_text(f"plots: {names} (and .svg) in {', '.join(folders)}", style="dim"))
+
+
+def _setting(value) -> str:
+    """A config value as YAML writes it (true, null, [], 0.001)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (list, dict)) and not value:
+        return "[]" if isinstance(value, list) else "{}"
+    return _param(value)
 
 
 def _param(value) -> str:

@@ -66,3 +66,34 @@ def test_train_set_runs_with_the_values_and_saves_them_in_the_resolved_config(cl
     assert_one_line_error(cli("train", IRIS, "--set", "network.layers[7].units=3"), 2,
                           "--set network.layers[7].units", "has 3 item(s)")
     assert_one_line_error(cli("train", IRIS, "--set", "lr"), 2, "write KEY=VALUE")
+
+
+def test_provenance_tells_the_file_the_overrides_and_the_defaults_apart(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {train: x.csv, target: y}\nnetwork:\n  layers: [16, {}]\n"
+                    "training:\n  optimizer: adamw\n  epochs: 5\n")
+    cfg = config.load(path).with_values({"network.layers[0].dropout": 0.3}).with_overrides(
+        epochs=9, lr=0.01)
+    p = cfg.provenance()
+    # `16` and `adamw` are shorthands: what they stand for came from the file
+    assert {"data.train", "data.target", "network.layers[0].units", "training.optimizer.name"
+            } <= set(p["file"])
+    assert p["overridden"] == {"network.layers[0].dropout": "--set", "training.epochs": "--epochs 9",
+                               "training.optimizer.lr": "--lr 0.01"}
+    assert p["defaults"]["training.optimizer.weight_decay"] == 0.01
+    assert p["defaults"]["training.seed"] == 0 and "training.epochs" not in p["defaults"]
+    every = set(p["file"]) | set(p["overridden"]) | set(p["defaults"])
+    assert len(every) == len(p["file"]) + len(p["overridden"]) + len(p["defaults"])  # disjoint
+    head = cfg.to_yaml().split("data:", 1)[0]
+    assert "# training.epochs: set by --epochs 9\n" in head and "# network.layers[0].dropout: set by --set\n" in head
+    assert config.load(path).to_yaml().count("set by") == 0
+
+
+def test_the_summary_says_what_was_overridden_and_v_lists_the_defaults(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text(f"data: {{train: {config.BUNDLED / 'datasets' / 'iris.csv'},"
+                                     " target: species}\ntraining: {epochs: 2}\noutput: {plots: false}\n")
+    run = cli("train", "c.yaml", "--set", "training.seed=4", "-v")
+    assert run.code == 0, run
+    assert "1 overridden (training.seed by --set)" in run.stderr
+    assert "training.optimizer.beta1: 0.9 (default)" in run.stderr
+    assert "data.stratify: true (default)" in run.stderr

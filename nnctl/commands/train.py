@@ -48,6 +48,8 @@ class Session:
                  fold: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
         self.resume = resume
+        #: which keys the file set, which options overrode, which are defaults (the summary)
+        self.provenance = cfg.provenance()
         self.run_dir: Path | None = None
         self.images: tuple[str, ...] = ()
         self._history_file: _HistoryFile | None = None
@@ -83,6 +85,7 @@ class Session:
             if net.dtype.name != cfg.training.dtype:
                 raise ConfigError(f"{resume_path}: the model is {net.dtype.name} but the config"
                                   f" asks for {cfg.training.dtype}")
+            net.set_dropout([layer.dropout or 0.0 for layer in cfg.network.layers])  # training only
             self.network = net
             self.start_epoch = int(resume.metadata.get("training", {}).get("epochs_run", 0))
         else:
@@ -92,6 +95,17 @@ class Session:
         self.optimizer = cfg.build_optimizer()
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
+        # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed
+        # run takes it from the model it continues.
+        self.schedule = cfg.build_schedule()
+        saved_schedule = (resume.metadata.get("training", {}).get("schedule_state")
+                          if resume is not None else None)
+        if saved_schedule is not None and hasattr(self.schedule, "load_state"):
+            try:
+                self.schedule.load_state(saved_schedule)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise ConfigError(f"{resume_path}: its schedule_state is damaged; resume from"
+                                  " another model or train anew") from None
 
     def open_outputs(self) -> None:
         """Before the first epoch: claim the run directory (without -o) and write its
@@ -160,7 +174,7 @@ class Session:
                    epochs=t.epochs, batch_size=t.batch_for(train.m),
                    rng=np.random.default_rng(t.seed + self.start_epoch),
                    X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
-                   schedule=cfg.build_schedule(), patience=t.patience, min_delta=t.min_delta,
+                   schedule=self.schedule, patience=t.patience, min_delta=t.min_delta,
                    on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
                    sample_weight=prep.sample_weight(), diagnostics=t.diagnostics)
 
@@ -207,6 +221,8 @@ class Session:
         # The optimizer's moments belong to the last step, not to the best epoch a partial
         # save keeps (and after a divergence they are not finite): only a finished run has them.
         state = self.optimizer.state() if status == "completed" else None
+        if state is not None and hasattr(self.schedule, "state"):
+            meta["training"]["schedule_state"] = finite(self.schedule.state())
         meta["training"]["history"] = finite(self.earlier + history.rows())
         self._write_end(history, status, results,
                         [model_file.output(cfg.model_path, self.network, meta, state)])
@@ -280,9 +296,18 @@ class Session:
             "l2": self.cfg.training.l2,
             "class_weights": prep.class_weights,
             "schedule": self.cfg.training.schedule.name,
+            "warmup": self.cfg.training.warmup,
+            "clip_norm": self.cfg.training.clip_norm,
+            "clip_value": self.cfg.training.clip_value,
+            "weight_decay": getattr(self.cfg.training.optimizer, "weight_decay", None),
+            "huber_delta": getattr(net.loss, "delta", None),
+            "dropout": net.dropout,
             "patience": self.cfg.training.patience,
             "standardize": prep.scaler.method,
             "resumed_from_epoch": self.start_epoch if self.resume is not None else None,
+            "settings": {"file": len(self.provenance["file"]),
+                         "overridden": self.provenance["overridden"],
+                         "defaults": self.provenance["defaults"]},
             "warnings": prep.warnings + net.warnings,
             "model": str(self.cfg.model_path),
             "output": (f"{shown(self.run_dir)}/" if self.run_dir is not None

@@ -80,6 +80,55 @@ class MeanSquaredError(Loss):
         return 2 / A.shape[0]  # d/da of (1/n[L]) sum (a - y)^2
 
 
+class MeanAbsoluteError(Loss):
+    """``l = (1/n[L]) sum_j |a_j - y_j|``: every error counts by its size, not its square, so
+    a few outliers do not dominate; the fit goes to the conditional median."""
+
+    name = "mae"
+    requires = None
+
+    def per_sample(self, Z, A, Y):
+        return np.abs(A - Y).mean(axis=0)
+
+    def gradient(self, A, Y, out=None, scale=1.0):
+        # d/da |a - y| = sign(a - y) (0 at a = y, the subgradient PyTorch and Keras use).
+        out = np.subtract(A, Y, out=out)
+        np.sign(out, out=out)
+        out *= scale / A.shape[0]
+        return out
+
+
+class Huber(Loss):
+    """``l = (1/n[L]) sum_j h(a_j - y_j)`` with ``h(d) = d^2 / 2`` for ``|d| <= delta`` and
+    ``delta (|d| - delta / 2)`` beyond: squared near the target, absolute far from it (as
+    PyTorch's ``HuberLoss`` and Keras's ``Huber``)."""
+
+    name = "huber"
+    requires = None
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (
+                np.isfinite(delta) and delta > 0):
+            raise ConfigError(f"huber_delta must be a finite number above 0, got {delta!r}",
+                              key="huber_delta")
+        self.delta = float(delta)
+
+    def __repr__(self) -> str:
+        return f"Huber(delta={self.delta})"
+
+    def per_sample(self, Z, A, Y):
+        d = np.abs(A - Y)
+        h = np.where(d <= self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
+        return h.mean(axis=0)
+
+    def gradient(self, A, Y, out=None, scale=1.0):
+        # h'(d) = d inside [-delta, delta], delta sign(d) outside: the error, clipped.
+        out = np.subtract(A, Y, out=out)
+        np.clip(out, -self.delta, self.delta, out=out)
+        out *= scale / A.shape[0]
+        return out
+
+
 class BinaryCrossEntropy(Loss):
     """``l = -sum_j [y log a + (1-y) log(1-a)]`` with a logistic output ``a = s(z)``."""
 
@@ -132,16 +181,23 @@ _ALIASES = {
     "cross_entropy": "categorical_crossentropy",
 }
 
-#: The losses by name, with their aliases.
+#: The losses by name, with their aliases (``huber`` with its default delta, 1).
 LOSSES: Registry[Loss] = Registry(
-    "loss", {loss.name: loss for loss in (MeanSquaredError(), BinaryCrossEntropy(),
-                                          CategoricalCrossEntropy())}, _ALIASES)
+    "loss", {loss.name: loss for loss in (MeanSquaredError(), MeanAbsoluteError(), Huber(),
+                                          BinaryCrossEntropy(), CategoricalCrossEntropy())},
+    {**_ALIASES, "mean_absolute_error": "mae", "absolute_error": "mae", "l1": "mae"})
 LOSS_ALIASES = LOSSES.aliases
+#: The losses of a regression (an output in the target's units, any output activation).
+REGRESSION_LOSSES = ("mse", "mae", "huber")
 
 
-def get_loss(name: str) -> Loss:
-    """Look up a loss by name or alias; a ``ConfigError`` lists the valid names."""
-    return LOSSES.lookup(name)
+def get_loss(name: str, *, delta: float | None = None) -> Loss:
+    """Look up a loss by name or alias; a ``ConfigError`` lists the valid names. ``delta``
+    is Huber's (the default, 1, when None)."""
+    loss = LOSSES.lookup(name)
+    if isinstance(loss, Huber) and delta is not None and float(delta) != loss.delta:
+        return Huber(delta)
+    return loss
 
 
 def check_pairing(loss: Loss, output: Activation) -> None:

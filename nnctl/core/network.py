@@ -51,9 +51,14 @@ class _Buffers:
     identity, ``Z`` is ``A``. ``T: (n[l], m)`` is scratch for the activation's forward and
     derivative; in backward it holds ``f'(Z)`` (for most activations, see ``activations``).
     ``dA_prev: (n[l-1], m)`` is made on first use (layer 1 never needs one).
+
+    With dropout, in training: ``M: (n[l], m)`` is the pass's mask already divided by
+    ``1 - p`` (each entry 0 or ``1 / (1 - p)``), and ``D_ones: (n[l] + 1, m)`` is
+    ``[A * M; 1]``, what the next layer reads; ``A`` stays ``f(Z)``, which some derivatives
+    use. ``dropped`` says whether the last forward applied the mask.
     """
 
-    __slots__ = ("Z", "A", "A_ones", "T", "dA_prev")
+    __slots__ = ("Z", "A", "A_ones", "T", "dA_prev", "M", "D_ones", "dropped")
 
     def __init__(self, *, n: int, m: int, dtype: np.dtype, identity: bool) -> None:
         self.A_ones = np.empty((n + 1, m), dtype)
@@ -62,6 +67,9 @@ class _Buffers:
         self.Z = self.A if identity else np.empty((n, m), dtype)
         self.T = np.empty((n, m), dtype)
         self.dA_prev: Array | None = None
+        self.M: Array | None = None
+        self.D_ones: Array | None = None
+        self.dropped = False
 
 
 class Dense:
@@ -98,6 +106,8 @@ class Dense:
         self._dZ: Array | None = None
         self._buffers: dict[int, _Buffers] = {}
         self._m, self._current = -1, None
+        #: The dropout rate ``p`` of this layer's output, in training only (0: none).
+        self.p = 0.0
 
     @property
     def n(self) -> int:
@@ -143,15 +153,32 @@ class Dense:
         self._m, self._current = m, buf
         return buf
 
-    def _forward(self, A_prev_ones: Array) -> Array:
-        """``[A_prev; 1]: (n[l-1] + 1, m)`` -> this layer's buffer ``[A; 1]: (n[l] + 1, m)``."""
+    def _forward(self, A_prev_ones: Array, rng: np.random.Generator | None = None) -> Array:
+        """``[A_prev; 1]: (n[l-1] + 1, m)`` -> this layer's buffer ``[A; 1]: (n[l] + 1, m)``.
+
+        With ``rng`` (training) and a dropout rate ``p``, ``[A * M; 1]`` instead, ``M`` drawn
+        from ``rng``: inverted dropout, so the expected output is ``A`` and nothing changes
+        at inference.
+        """
         buf = self._buffers_for(A_prev_ones.shape[1])
         # Z = [W | b] [A_prev; 1] = W A_prev + b (np.dot: matmul's BLAS call, less overhead)
         np.dot(self.Wb, A_prev_ones, out=buf.Z)
         if buf.A is not buf.Z:  # identity: A is Z
             self.activation.forward(buf.Z, buf.A, self.alpha, buf.T)  # A = f(Z)
         self._A_prev_ones = A_prev_ones
-        return buf.A_ones
+        buf.dropped = rng is not None and self.p > 0
+        if not buf.dropped:
+            return buf.A_ones
+        if buf.M is None:
+            buf.M = np.empty_like(buf.A)
+            buf.D_ones = np.empty_like(buf.A_ones)
+            buf.D_ones[-1] = 1
+        M = buf.M
+        rng.random(out=M, dtype=M.dtype)  # u ~ U[0, 1)
+        np.greater_equal(M, self.p, out=M)  # kept (1) with probability 1 - p
+        M *= 1.0 / (1.0 - self.p)  # M = mask / (1 - p)
+        np.multiply(buf.A, M, out=buf.D_ones[:-1])  # A[l] * M[l] / (1 - p)
+        return buf.D_ones
 
     def _backward(self, dA: Array, *, need_dA_prev: bool = True) -> Array | None:
         """From ``dA[l]: (n[l], m)`` to this layer's buffer ``dA[l-1]: (n[l-1], m)``.
@@ -159,6 +186,8 @@ class Dense:
         ``dA`` is overwritten: multiplied in place by ``f'(Z)``, it becomes ``dZ``.
         """
         buf = self._current
+        if buf.dropped:  # the gradient reaches only the kept units: dA * M / (1 - p)
+            dA *= buf.M
         if self._dalpha is not None:  # PReLU's slopes need dA before it becomes dZ
             self.activation.dalpha(dA, buf.Z, buf.T, self._dalpha)
         dZ = self.activation.derivative(dA, buf.Z, buf.A, self.alpha, buf.T)  # dZ = dA * f'(Z)
@@ -208,12 +237,14 @@ class Network:
     ``sizes`` are ``n[0..L]``; ``activations`` one name per layer ``1..L``; ``alphas``
     optionally one value per layer (ELU scale or PReLU initial slope; None for defaults).
     Parameters are drawn from ``rng`` (He for the ReLU family, Glorot otherwise, unless
-    ``init`` names one), biases start at zero.
+    ``init`` names one), biases start at zero. ``huber_delta`` is the Huber loss's delta.
     """
 
     def __init__(self, sizes: Sequence[int], activations: Sequence[str], *, loss: str = "mse",
                  dtype: DTypeLike = "float64", rng: np.random.Generator | None = None,
-                 init: str = "auto", alphas: Sequence[float | None] | None = None) -> None:
+                 init: str = "auto", alphas: Sequence[float | None] | None = None,
+                 huber_delta: float | None = None, dropout: Sequence[float] | None = None
+                 ) -> None:
         sizes = [_check_size(n, i) for i, n in enumerate(sizes)]
         if len(sizes) < 2:
             raise ConfigError(f"a network needs at least an input and an output size, got {sizes}")
@@ -234,7 +265,7 @@ class Network:
         for l, act in enumerate(acts[:-1], start=1):
             if act.output_only:
                 raise ConfigError(f"layer {l}: '{act.name}' is only allowed in the output layer")
-        self.loss: Loss = get_loss(loss)
+        self.loss: Loss = get_loss(loss, delta=huber_delta)
         check_pairing(self.loss, acts[-1])
         self.sizes = sizes
         self.init = init
@@ -270,6 +301,26 @@ class Network:
             layer = Dense(Wb, dWb, act, alpha, dalpha)
             layer.W[...] = initial_weights(rng, init, act, n, n_prev)
             self.layers.append(layer)
+        if dropout is not None:
+            self.set_dropout(dropout)
+
+    def set_dropout(self, rates: Sequence[float]) -> None:
+        """The dropout rate of each layer's output ``1..L`` (the output layer's must be 0).
+        It acts only in passes given a generator (training); see ``Dense._forward``."""
+        rates = [float(p) for p in rates]
+        if len(rates) != self.L:
+            raise ConfigError(f"{self.L} layer(s) need {self.L} dropout rate(s), got {len(rates)}")
+        for l, p in enumerate(rates, start=1):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"layer {l}: dropout must be in [0, 1), got {p}")
+        if rates[-1]:
+            raise ConfigError("the output layer cannot drop units (its dropout must be 0)")
+        for layer, p in zip(self.layers, rates):
+            layer.p = p
+
+    @property
+    def dropout(self) -> list[float]:
+        return [layer.p for layer in self.layers]
 
     @property
     def n_weights(self) -> int:
@@ -335,15 +386,16 @@ class Network:
         X_ones[-1] = 1
         return X_ones
 
-    def forward_cached(self, X_ones: Array) -> None:
+    def forward_cached(self, X_ones: Array, rng: np.random.Generator | None = None) -> None:
         """``forward`` for ``[X; 1]: (n[0] + 1, m)``, which already has the row of ones.
 
         Returns nothing: the layers hold the pass (``layer(L).Z``, ``.A``, read-only), and
-        ``X_ones`` must stay unchanged until ``backward``. For the training loop.
+        ``X_ones`` must stay unchanged until ``backward``. For the training loop, which
+        passes ``rng`` for the dropout masks (no ``rng``: no dropout).
         """
         A_ones = X_ones  # [A[0]; 1]
         for layer in self.layers:
-            A_ones = layer._forward(A_ones)
+            A_ones = layer._forward(A_ones, rng)
         self._backward_ready = True
 
     def backward(self, Y: Array, w: Array | None = None) -> None:
@@ -457,7 +509,8 @@ class Network:
         """
         alphas = [layer.alpha if isinstance(layer.alpha, float) else None for layer in self.layers]
         net = Network(self.sizes, self.activations, loss=self.loss.name,
-                      dtype=self.dtype if dtype is None else dtype, init=self.init, alphas=alphas)
+                      dtype=self.dtype if dtype is None else dtype, init=self.init, alphas=alphas,
+                      huber_delta=getattr(self.loss, "delta", None), dropout=self.dropout)
         net.theta[...] = self.theta
         for mine, theirs in zip(net.layers, self.layers):
             mine.activation = theirs.activation

@@ -2,7 +2,11 @@
 
 Each step is a few whole-vector numpy operations into preallocated buffers, whatever the
 number of layers. ``l2`` adds ``(l2/2) * sum(W**2)`` to the loss, that is ``l2 * W`` to the
-weights' gradient (biases and PReLU slopes are not decayed).
+weights' gradient (biases and PReLU slopes are not decayed). Then the gradient may be
+clipped: ``clip_value`` limits each entry to ``[-c, c]``, ``clip_norm`` scales the whole
+vector down to norm ``c`` when it is longer (the global norm over every W, b and slope,
+as PyTorch's ``clip_grad_norm_``). ``adamw`` decays the weights outside the gradient
+(docs/notation.md, Regularization).
 """
 
 from __future__ import annotations
@@ -21,14 +25,21 @@ class Optimizer:
 
     name = ""
 
-    def __init__(self, lr: float = 0.01, l2: float = 0.0) -> None:
+    def __init__(self, lr: float = 0.01, l2: float = 0.0, clip_norm: float | None = None,
+                 clip_value: float | None = None) -> None:
         _check_range("lr", lr, 0.0, None, low_open=True)
         _check_range("l2", l2, 0.0, None)
+        for name, c in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+            if c is not None:
+                _check_range(name, c, 0.0, None, low_open=True)
         self.lr = float(lr)
         self.l2 = float(l2)
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.clip_value = None if clip_value is None else float(clip_value)
         self._theta: np.ndarray | None = None  # the vector the buffers were made for
         self._tmp: np.ndarray | None = None
         self._decay: np.ndarray | None = None  # l2 where theta holds a weight, else 0
+        self._mask: np.ndarray | None = None   # 1 where theta holds a weight, else 0
 
     def _buffers(self, theta: np.ndarray) -> None:
         self._tmp = np.zeros_like(theta)
@@ -39,10 +50,17 @@ class Optimizer:
         if theta is not self._theta:  # first step, or another network: buffers to match
             self._theta = theta
             self._buffers(theta)
+            self._mask = network.weight_mask
             self._decay = network.weight_mask * self.l2 if self.l2 else None
         if self.l2:
             np.multiply(theta, self._decay, out=self._tmp)
             grad += self._tmp
+        if self.clip_value is not None:
+            np.clip(grad, -self.clip_value, self.clip_value, out=grad)
+        if self.clip_norm is not None:
+            norm = math.sqrt(float(np.dot(grad, grad)))
+            if norm > self.clip_norm:  # scaled down to clip_norm, its direction kept
+                grad *= self.clip_norm / norm
         self._update(theta, grad, self._tmp)
 
     def _update(self, theta, grad, tmp) -> None:
@@ -72,8 +90,9 @@ class Momentum(Optimizer):
     name = "momentum"
 
     def __init__(self, lr: float = 0.01, l2: float = 0.0, momentum: float = 0.9,
-                 nesterov: bool = False) -> None:
-        super().__init__(lr, l2)
+                 nesterov: bool = False, clip_norm: float | None = None,
+                 clip_value: float | None = None) -> None:
+        super().__init__(lr, l2, clip_norm, clip_value)
         _check_range("momentum", momentum, 0.0, 1.0, high_open=True)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
@@ -118,8 +137,9 @@ class Adam(Optimizer):
     name = "adam"
 
     def __init__(self, lr: float = 0.001, l2: float = 0.0, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8) -> None:
-        super().__init__(lr, l2)
+                 beta2: float = 0.999, eps: float = 1e-8, clip_norm: float | None = None,
+                 clip_value: float | None = None) -> None:
+        super().__init__(lr, l2, clip_norm, clip_value)
         _check_range("beta1", beta1, 0.0, 1.0, high_open=True)
         _check_range("beta2", beta2, 0.0, 1.0, high_open=True)
         _check_range("eps", eps, 0.0, None, low_open=True)
@@ -161,13 +181,42 @@ class Adam(Optimizer):
             self.M, self.V, self.t = np.array(state["M"]), np.array(state["V"]), int(state["t"])
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): ``W -= lr * weight_decay * W``.
+
+    The decay is applied to the weights outside the gradient, so Adam's scaling by
+    ``1 / sqrt(v)`` does not weaken it where gradients are large, as it does an L2 penalty
+    in the loss. Biases and PReLU slopes are not decayed. The rate multiplies the decay
+    (as PyTorch's and Keras's AdamW), so a schedule lowers both together.
+    """
+
+    name = "adamw"
+
+    def __init__(self, lr: float = 0.001, l2: float = 0.0, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01,
+                 clip_norm: float | None = None, clip_value: float | None = None) -> None:
+        super().__init__(lr, l2, beta1, beta2, eps, clip_norm, clip_value)
+        _check_range("weight_decay", weight_decay, 0.0, None)
+        self.weight_decay = float(weight_decay)
+
+    def _update(self, theta, grad, tmp):
+        if self.weight_decay:
+            # theta -= lr * weight_decay * mask * theta, before Adam's step (which does not
+            # depend on theta, so the order does not matter).
+            np.multiply(theta, self._mask, out=tmp)
+            tmp *= self.lr * self.weight_decay
+            theta -= tmp
+        super()._update(theta, grad, tmp)
+
+
 #: Optimizer classes by name; ``nesterov`` is momentum with ``nesterov=True``.
 OPTIMIZERS: Registry[type[Optimizer]] = Registry(
-    "optimizer", {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam})
+    "optimizer", {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "adam": Adam,
+                  "adamw": AdamW})
 
 
 def get_optimizer(name: str, **params) -> Optimizer:
-    """Build an optimizer by name (``sgd``, ``momentum``, ``nesterov``, ``adam``)."""
+    """Build an optimizer by name (``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``)."""
     key = OPTIMIZERS.name(name)
     if key == "nesterov":
         params.setdefault("nesterov", True)

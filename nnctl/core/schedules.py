@@ -1,4 +1,8 @@
-"""Learning-rate schedules: the rate for epoch ``e`` (0-based) from the initial rate ``lr``."""
+"""Learning-rate schedules: the rate for epoch ``e`` (0-based) from the initial rate ``lr``.
+
+Any of them can be preceded by a linear warm-up (``Warmup``); ``ReduceOnPlateau`` also
+watches the loss. The rate of every epoch is the ``lr`` column of the history.
+"""
 
 from __future__ import annotations
 
@@ -54,17 +58,92 @@ class CosineDecay:
         return self.min_lr + 0.5 * (lr - self.min_lr) * (1 + math.cos(math.pi * t))
 
 
+class ReduceOnPlateau:
+    """``lr * factor`` each time the monitored loss (validation, else training) has not
+    improved by more than ``min_delta`` for ``patience`` epochs, never below ``min_lr``.
+
+    Unlike the others it depends on the losses, not only on the epoch: ``fit`` calls
+    ``observe`` with each epoch's loss, and ``state`` / ``load_state`` carry it across a
+    resumed run.
+    """
+
+    name = "reduce_on_plateau"
+
+    def __init__(self, factor: float = 0.1, patience: int = 10, min_lr: float = 0.0,
+                 min_delta: float = 0.0) -> None:
+        self.factor, self.patience = factor, patience
+        self.min_lr, self.min_delta = min_lr, min_delta
+        self.scale, self.best, self.wait = 1.0, math.inf, 0
+
+    def __repr__(self) -> str:
+        return (f"ReduceOnPlateau(factor={self.factor}, patience={self.patience},"
+                f" min_lr={self.min_lr}, min_delta={self.min_delta})")
+
+    def __call__(self, lr: float, epoch: int) -> float:
+        return max(self.min_lr, lr * self.scale) if self.scale < 1 else lr
+
+    def observe(self, loss: float) -> None:
+        """After an epoch: its monitored loss."""
+        if loss < self.best - self.min_delta:
+            self.best, self.wait = loss, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.scale *= self.factor
+            self.wait = 0
+
+    def state(self) -> dict[str, float]:
+        return {"scale": self.scale, "best": self.best, "wait": self.wait}
+
+    def load_state(self, state: dict) -> None:
+        best = state["best"]  # None: no finite loss yet (a JSON file has no inf)
+        self.scale, self.best, self.wait = (float(state["scale"]),
+                                            math.inf if best is None else float(best),
+                                            int(state["wait"]))
+
+
+class Warmup:
+    """``schedule``'s rate times ``min(1, (epoch + 1) / epochs)``: a linear rise from
+    ``lr / epochs`` in the first epoch to the full rate after ``epochs`` of them."""
+
+    def __init__(self, schedule, epochs: int) -> None:
+        _check_positive_int("warmup", epochs)
+        self.schedule, self.epochs = schedule, epochs
+        self.name = schedule.name
+
+    def __repr__(self) -> str:
+        return f"Warmup({self.schedule!r}, epochs={self.epochs})"
+
+    def __call__(self, lr: float, epoch: int) -> float:
+        return self.schedule(lr, epoch) * min(1.0, (epoch + 1) / self.epochs)
+
+    def __getattr__(self, name):  # observe, state, load_state of a stateful schedule
+        if name in ("observe", "state", "load_state"):
+            return getattr(self.schedule, name)
+        raise AttributeError(name)
+
+
 #: Schedule classes by name.
 SCHEDULES: Registry = Registry("schedule", {"constant": Constant, "step": StepDecay,
-                                            "exponential": ExponentialDecay, "cosine": CosineDecay},
-                               {"none": "constant"})
+                                            "exponential": ExponentialDecay, "cosine": CosineDecay,
+                                            "reduce_on_plateau": ReduceOnPlateau},
+                               {"none": "constant", "plateau": "reduce_on_plateau"})
 
 
-def get_schedule(name: str | None, **params):
-    """Build a schedule by name (``constant``, ``step``, ``exponential``, ``cosine``)."""
+def get_schedule(name: str | None, *, warmup: int = 0, **params):
+    """Build a schedule by name (``constant``, ``step``, ``exponential``, ``cosine``,
+    ``reduce_on_plateau``), with ``warmup`` epochs of linear warm-up when above 0."""
     key = "constant" if name is None else SCHEDULES.name(name)
     check_params(f"schedule '{key}'", SCHEDULES[key], params)
     schedule = SCHEDULES[key](**params)
+    _check(schedule)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ConfigError(f"warmup must be a whole number of epochs >= 0, got {warmup!r}",
+                          key="warmup")
+    return Warmup(schedule, warmup) if warmup else schedule
+
+
+def _check(schedule) -> None:
     if isinstance(schedule, StepDecay):
         _check_positive_int("step_size", schedule.step_size)
         _check_range("gamma", schedule.gamma, 0.0, 1.0, low_open=True)
@@ -73,7 +152,11 @@ def get_schedule(name: str | None, **params):
     elif isinstance(schedule, CosineDecay):
         _check_positive_int("epochs", schedule.epochs)
         _check_range("min_lr", schedule.min_lr, 0.0, None)
-    return schedule
+    elif isinstance(schedule, ReduceOnPlateau):
+        _check_range("factor", schedule.factor, 0.0, 1.0, low_open=True, high_open=True)
+        _check_positive_int("patience", schedule.patience)
+        _check_range("min_lr", schedule.min_lr, 0.0, None)
+        _check_range("min_delta", schedule.min_delta, 0.0, None)
 
 
 def _check_positive_int(name: str, value) -> None:

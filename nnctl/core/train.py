@@ -143,6 +143,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
                                  or patience < 1):
         raise ConfigError(f"patience must be a positive integer, got {patience!r}")
     schedule = schedule or Constant()
+    observe = getattr(schedule, "observe", None)
 
     history = History(monitor="val_loss" if X_val is not None else "train_loss")
     if sample_weight is not None:
@@ -171,7 +172,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             order = rng.permutation(steps.m)
             np.copyto(epoch_theta, network.theta)
             epoch_state = optimizer.state()
-            steps.run(order, on_batch, after_first_step if monitor is not None else None)
+            steps.run(order, on_batch, after_first_step if monitor is not None else None, rng)
             train_loss, record_metrics = steps.figures(order)
             if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():
                 where = steps.replay(order, epoch_theta, epoch_state)
@@ -191,6 +192,8 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             history.records.append(record)
 
             monitored = val_loss if val_loss is not None else record.train_loss
+            if observe is not None:  # a schedule that watches the loss (reduce_on_plateau)
+                observe(monitored)
             if monitored < best_loss - min_delta:
                 best_loss, since_best = monitored, 0
                 history.best_epoch = epoch
@@ -246,6 +249,8 @@ class _Steps:
         # sample in visiting order.
         self.keep_Z = network.loss.fused
         self.out = np.empty((n_out, self.m), dtype=dtype)
+        self.dropout = any(layer.p > 0 for layer in network.layers)
+        self.rng_state: tuple | None = None
 
     def batch(self, order: NDArray, b: int) -> tuple[Array, Array, Array | None]:
         bs = self.batch_size
@@ -259,13 +264,18 @@ class _Steps:
         return (np.take(self.X_rows, idx, axis=0, out=X_buf, mode="clip").T,
                 np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T, w)
 
-    def run(self, order: NDArray, on_batch, after_first=None) -> None:
-        """One epoch's steps; ``after_first()`` is called once the first step is taken."""
+    def run(self, order: NDArray, on_batch, after_first=None,
+            rng: np.random.Generator | None = None) -> None:
+        """One epoch's steps; ``after_first()`` is called once the first step is taken.
+        The dropout masks, if any layer has dropout, are drawn from ``rng``."""
         network, optimizer, out, n, bs = self.network, self.optimizer, self.out, self.n_batches, self.batch_size
         last = network.layers[-1]
+        drop = rng if self.dropout else None
+        if drop is not None:  # so that replay draws the same masks
+            self.rng_state = (type(drop.bit_generator), drop.bit_generator.state)
         for b in range(n):
             Xb, Yb, wb = self.batch(order, b)
-            network.forward_cached(Xb)
+            network.forward_cached(Xb, drop)
             # The layer's own buffers, not its read-only views (a new view each step).
             buf = last._current
             np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], buf.Z if self.keep_Z else buf.A)
@@ -292,9 +302,14 @@ class _Steps:
         network, optimizer = self.network, self.optimizer
         np.copyto(network.theta, theta)
         optimizer.load_state(state)
+        drop = None
+        if self.dropout:  # a generator at the epoch's start: the same masks again
+            kind, state_now = self.rng_state
+            drop = np.random.Generator(kind())
+            drop.bit_generator.state = state_now
         for b in range(self.n_batches):
             Xb, Yb, wb = self.batch(order, b)
-            network.forward_cached(Xb)
+            network.forward_cached(Xb, drop)
             if not math.isfinite(network.cost(Yb, wb)):
                 return f"the training loss (batch {b + 1})", network.first_nonfinite()
             network.backward(Yb, wb)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.losses import REGRESSION_LOSSES
 from ..errors import DataError
 
 #: Integer-valued numeric targets with at most this many distinct values are classes.
@@ -57,10 +58,16 @@ def inspect_target(frame, names: list[str], loss: str, task: str = "auto") -> tu
     columns = [frame.df[n] for n in names]
     numeric = all(pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype)
                   for c in columns)
-    if task == "regression" or loss == "mse":
+    if task == "regression" or loss in REGRESSION_LOSSES:
         for name, c in zip(names, columns):
-            _require_numbers(frame, name, c)
-        return Target(list(names), "regression"), "mse"
+            try:
+                _require_numbers(frame, name, c)
+            except DataError as e:
+                if task == "regression":
+                    raise
+                raise DataError(f"{e}; loss {loss} is for regression: for classes set loss:"
+                                " auto") from None
+        return Target(list(names), "regression"), "mse" if loss == "auto" else loss
     if task == "auto" and loss == "auto" and numeric:
         values = np.concatenate([c.to_numpy(dtype=np.float64) for c in columns])
         integer_valued = bool((values == np.round(values)).all())

@@ -87,6 +87,6 @@ def test_pairing_rules():
 def test_unknown_loss_lists_choices():
     with pytest.raises(ConfigError) as e:
         get_loss("msee")
-    assert "binary_crossentropy, categorical_crossentropy, mse" in str(e.value)
+    assert "binary_crossentropy, categorical_crossentropy, huber, mae, mse" in str(e.value)
     assert "did you mean 'mse'?" in str(e.value)
     assert get_loss("BCE") is LOSSES["binary_crossentropy"]

@@ -92,7 +92,7 @@ def test_state_round_trip_resumes_identically():
 
 
 @pytest.mark.parametrize("name, params, message", [
-    ("adma", {}, r"unknown optimizer 'adma'; expected one of adam, momentum, nesterov, sgd \(did you mean 'adam'\?\)"),
+    ("adma", {}, r"unknown optimizer 'adma'; expected one of adam, adamw, momentum, nesterov, sgd \(did you mean 'adam'\?\)"),
     ("sgd", {"lr": 0}, r"lr must be in \(0.0, inf\]"),
     ("sgd", {"lr": -1}, "lr must be in"),
     ("adam", {"beta1": 1.0}, r"beta1 must be in \[0.0, 1.0\)"),
