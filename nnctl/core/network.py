@@ -43,6 +43,10 @@ def _readonly(a: Array) -> Array:
     return v
 
 
+#: Dropout draws 16 random bits per unit: its rate is used in steps of 1/65536.
+DROP_STEPS = 65536
+
+
 class _Buffers:
     """One layer's reused arrays for one batch size ``m``, named as in the notation.
 
@@ -174,9 +178,15 @@ class Dense:
             buf.D_ones = np.empty_like(buf.A_ones)
             buf.D_ones[-1] = 1
         M = buf.M
-        rng.random(out=M, dtype=M.dtype)  # u ~ U[0, 1)
-        np.greater_equal(M, self.p, out=M)  # kept (1) with probability 1 - p
-        M *= 1.0 / (1.0 - self.p)  # M = mask / (1 - p)
+        # u: 16 random bits per unit, four from each 64-bit draw of the generator (twice as
+        # fast as rng.random's floats, the largest cost of dropout); p is then a multiple of
+        # 2^-16 (DROP_STEPS), and q = 1 - p the exact share kept.
+        u = rng.bit_generator.random_raw(-(-M.size // 4)).view(np.uint16)
+        if u.size != M.size:
+            u = u[:M.size]
+        dropped = round(self.p * DROP_STEPS)
+        np.greater_equal(u.reshape(M.shape), dropped, out=M)  # kept (1) with probability q
+        M *= DROP_STEPS / (DROP_STEPS - dropped)  # M = mask / q
         np.multiply(buf.A, M, out=buf.D_ones[:-1])  # A[l] * M[l] / (1 - p)
         return buf.D_ones
 
