@@ -661,10 +661,10 @@ class Config(_Section):
         d = self.model_dump(mode="json")
         for key in ("train", "validation", "test"):
             value = getattr(self.data, key)
-            d["data"][key] = None if value is None else str(Path(value).resolve())
+            d["data"][key] = None if value is None else _absolute(value)
         for key in ("runs", "model", "history"):  # plots stays as it is
             value = getattr(self.output, key)
-            d["output"][key] = None if value is None else str(Path(value).resolve())
+            d["output"][key] = None if value is None else _absolute(value)
         d["network"]["layers"] = [{k: v for k, v in layer.items() if v is not None}
                                   for layer in d["network"]["layers"]]
         return d
@@ -739,6 +739,15 @@ class Config(_Section):
 
     def build_schedule(self):
         return self.training._schedule()
+
+
+def _absolute(path) -> str:
+    """``path`` resolved, or made absolute where it cannot be resolved (a loop of symbolic
+    links: that is for the command's own check of the path to report, not a traceback)."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
 
 
 #: The key a shorthand stands for: ``optimizer: adam`` (name), ``- 16`` (a layer's units),
