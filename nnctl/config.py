@@ -240,7 +240,7 @@ class LayerConfig(_Section):
         " (identity, logistic or softmax).", json_schema_extra={"enum": ACTIVATIONS.choices})
     alpha: float | None = Field(None, allow_inf_nan=False, description="ELU's alpha (fixed,"
                                 " default 1.0) or PReLU's initial slope (learned, default 0.25).")
-    dropout: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False, description="The share p of"
+    dropout: float | None = Field(None, ge=0.0, le=0.999, allow_inf_nan=False, description="The share p of"
                            " this layer's units dropped at each training step (inverted dropout:"
                            " the rest are scaled by 1/(1-p)); none at evaluation and prediction.")
 
@@ -552,9 +552,11 @@ class Config(_Section):
         "auto", description="auto (from the target: mse or a cross-entropy), mse, mae, huber,"
         " binary_crossentropy or categorical_crossentropy.",
         json_schema_extra={"enum": ["auto", *LOSSES.choices]})
-    huber_delta: float = Field(1.0, gt=0.0, allow_inf_nan=False, description="The huber loss's"
-                               " delta: errors up to it count squared, beyond it by their size;"
-                               " in the target's standard deviations while it is standardized.")
+    huber_delta: Union[float, None] = Field(None, gt=0.0, allow_inf_nan=False, description="The"
+                                            " huber loss's delta (default 1): errors up to it"
+                                            " count squared, beyond it by their size; in the"
+                                            " target's standard deviations while it is"
+                                            " standardized. Only with loss: huber.")
     training: TrainingConfig = Field(TrainingConfig(), description="Training.")
     output: OutputConfig = Field(OutputConfig(), description="Outputs.")
 
@@ -563,6 +565,9 @@ class Config(_Section):
         if self.task == "classification" and self.loss in REGRESSION_LOSSES:
             raise _fail(f"task: classification needs a cross-entropy loss, not {self.loss}; set"
                         " loss: auto (or binary_crossentropy / categorical_crossentropy)", "loss")
+        if self.huber_delta is not None and self.loss != "huber":
+            raise _fail(f"only for loss huber, and the loss is {self.loss}: set loss: huber or"
+                        " remove huber_delta", "huber_delta")
         if self.task == "regression" and self.loss not in ("auto", *REGRESSION_LOSSES):
             raise _fail(f"task: regression needs loss mse, mae or huber, not {self.loss}; set"
                         " loss: auto, mse, mae or huber", "loss")
@@ -640,6 +645,7 @@ class Config(_Section):
         if output is not None:
             cfg = cfg.model_copy(update={"output": OutputConfig(model=Path(output))})
             _keep_private(cfg, self, raw)
+            cfg._lines = {**lines, ("output", "model"): f"-o {output}"}
         return cfg
 
     def to_dict(self) -> dict:
@@ -676,9 +682,20 @@ class Config(_Section):
         (``network.layers[0].units``)."""
         out: dict[str, Any] = {"file": [], "overridden": {}, "defaults": {}}
 
+        def in_raw(path) -> bool:  # a config read from a mapping (a model's) has no lines
+            node = self._raw
+            for part in path:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                    node = node[part]
+                else:
+                    return False
+            return True
+
         def walk(node, path):
-            if isinstance(node, dict) and node:
-                for k, v in node.items():
+            if isinstance(node, dict):
+                for k, v in node.items():  # an empty one ({} for a layer) is no key
                     walk(v, (*path, k))
                 return
             if isinstance(node, list) and node and path != ("data", "target"):
@@ -693,10 +710,13 @@ class Config(_Section):
             if label is None and len(path) > 1 and path[-1] in _SHORTHAND_KEYS and isinstance(
                     self._lines.get(path[:-1]), int):
                 label = self._lines[path[:-1]]  # a shorthand (optimizer: adam, layers: [16])
+            if label is None and () not in self._lines and in_raw(path):
+                label = 0  # a config from a mapping (a model's saved one), not a file: no lines
             key = _dotted(path)
             if isinstance(label, str):
                 how = label.split(" (", 1)[0]
-                out["overridden"][key] = "--set" if how.startswith("--set ") else how
+                # "--set KEY" and "sweep s, trial 3 KEY" name the key: said once is enough
+                out["overridden"][key] = how[:-len(key) - 1] if how.endswith(" " + key) else how
             elif label is not None:
                 out["file"].append(key)
             else:
@@ -710,8 +730,9 @@ class Config(_Section):
         head = (f"# The resolved config of {self._source}: every key, defaults filled in.\n"
                 f"# yaml-language-server: $schema={SCHEMA_FILE}\n")
         overridden = self.provenance()["overridden"]
-        if overridden:
-            head += "".join(f"# {key}: set by {how}\n" for key, how in overridden.items())
+        if overridden:  # keys and options are text from outside: one line each, printable
+            head += "".join(f"# {_printable(key)}: set by {_printable(how)}\n"
+                            for key, how in overridden.items())
         resolved = self.resolved()
         text = yaml.dump(resolved, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
         if yaml.load(text, Loader=_Loader) != resolved:  # noqa: S506 - a SafeLoader
@@ -739,6 +760,11 @@ class Config(_Section):
 
     def build_schedule(self):
         return self.training._schedule()
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything that is not printable (a line break, ESC) as its escape."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def _absolute(path) -> str:

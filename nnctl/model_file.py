@@ -170,7 +170,7 @@ def load(path: str | Path) -> Model:
         if extra:
             raise ConfigError(f"unexpected array(s) {', '.join(extra)}")
         network.set_arrays(params)
-    except (ConfigError, KeyError, TypeError) as e:
+    except (ConfigError, KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{name}: inconsistent model ({e}); retrain it") from None
     if not np.isfinite(network.theta).all():
         raise ModelFileError(f"{name}: holds non-finite parameters; retrain it")

@@ -199,7 +199,8 @@ def summary(info: dict) -> None:
         t.add_row("settings", _text(
             f"{settings['file']} from the config, {len(over)} overridden"
             + (f" ({', '.join(f'{k} by {how}' for k, how in over.items())})" if over else "")
-            + f", {len(settings['defaults'])} defaults" + ("" if VERBOSE else " (-v lists them)")))
+            + f", {len(settings['defaults'])} defaults"
+            + ("" if VERBOSE or not settings["defaults"] else " (-v lists them)")))
         if VERBOSE:
             for key, value in settings["defaults"].items():
                 t.add_row("", _text(f"{key}: {_setting(value)} (default)"))

@@ -97,3 +97,10 @@ def test_the_summary_says_what_was_overridden_and_v_lists_the_defaults(cli, tmp_
     assert "1 overridden (training.seed by --set)" in run.stderr
     assert "training.optimizer.beta1: 0.9 (default)" in run.stderr
     assert "data.stratify: true (default)" in run.stderr
+
+
+def test_the_header_of_a_resolved_config_keeps_hostile_keys_on_their_line():
+    cfg = config.load(IRIS).with_values({"data.columns.x\ny\x1b.type": "numeric"})
+    head = cfg.to_yaml().split("\ndata:", 1)[0]
+    assert "# data.columns.x\\ny\\x1b.type: set by --set" in head
+    assert all(line.startswith("#") for line in head.splitlines())

@@ -21,6 +21,9 @@ UPDATES = {
     "nesterov": "v = mu v - lr g;  theta = theta + mu v - lr g",
     "adam": "m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;"
             "  theta = theta - lr_t m / (sqrt(v) + eps), lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)",
+    "adamw": "W = W - lr weight_decay W (weights only);  m = beta1 m + (1 - beta1) g;"
+             "  v = beta2 v + (1 - beta2) g^2;  theta = theta - lr_t m / (sqrt(v) + eps),"
+             " lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)",
 }
 
 
@@ -28,7 +31,9 @@ def report(subject: inspection.Subject, s: Step) -> dict:
     """Everything ``explain`` shows, JSON-ready: every array whole, as nested lists."""
     net, opt = subject.network, subject.optimizer
     name = "nesterov" if getattr(opt, "nesterov", False) else opt.name
-    params = {k: getattr(opt, k) for k in ("momentum", "beta1", "beta2", "eps") if hasattr(opt, k)}
+    params = {k: getattr(opt, k) for k in ("momentum", "beta1", "beta2", "eps", "weight_decay",
+                                           "clip_norm", "clip_value")
+              if getattr(opt, k, None) is not None}
     if hasattr(opt, "t"):
         params["t"] = opt.t + 1  # the step shown is the next one
     layers = []

@@ -7,6 +7,7 @@ read and prepared exactly as training and ``predict`` read them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
                 raise DataError(f"{loaded.path}: its training data {data} is not there; give"
                                 " labelled rows with --data FILE (with the target column)")
         class_weights = training.get("class_weights")  # as training weighted each row
+        saved_state = training.get("schedule_state")
     else:
         cfg = config_mod.load(path)
         prep = prepare_data(cfg)
@@ -99,9 +101,23 @@ def load(path: str | None, *, data: str | None = None, sample: int | None = None
         weights = f"initial weights ({network.init}, seed {cfg.training.seed})"
         data = str(cfg.data.train) if data is None else data
         class_weights = prep.class_weights
-    lr = cfg.build_schedule()(optimizer.lr, epochs)
-    return _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
-                 class_weights)
+        saved_state = None
+    schedule = cfg.build_schedule()
+    if saved_state is not None and hasattr(schedule, "load_state"):
+        try:  # reduce_on_plateau: the rate the run had lowered to
+            schedule.load_state(saved_state)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            pass  # train --resume reports a damaged state; explain shows the configured rate
+    lr = schedule(optimizer.lr, epochs)
+    subject = _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,
+                    class_weights)
+    rates = [layer.dropout for layer in cfg.network.layers if layer.dropout]
+    if rates:  # a step with a random mask would show numbers no other step has
+        subject = dataclasses.replace(subject, notes=subject.notes + (
+            "dropout is left out here (no mask): these are the network's equations as"
+            " predict uses them; training multiplies each dropped layer's A by a random"
+            " mask / (1 - p), see docs/notation.md",))
+    return subject
 
 
 def _rows(network, meta, optimizer, lr, source, weights, data, sample, batch,

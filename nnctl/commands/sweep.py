@@ -171,6 +171,11 @@ def _start(study, search: _Search) -> int:
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
     done = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
     missing = max(0, search.sweep.trials - len(done))
+    changes_loss = [k for k in search.sweep.space if k in ("loss", "huber_delta")]
+    if search.sweep.metric == "loss" and changes_loss:
+        render.warning(f"{search.path}: the space changes {' and '.join(changes_loss)}, so the"
+                       " trials' validation losses are on different scales; rank them by a"
+                       " metric instead (objective: val_r2, val_mae or val_rmse)")
     if search.own_paths:
         render.note(f"{search.config_path}: {' and '.join(f'output.{k}' for k in search.own_paths)}"
                     " not used: each trial writes a run directory of its own", style="dim")
@@ -188,7 +193,8 @@ def _finish(study, search: _Search) -> dict:
     if best is not None:
         cfg = search.base.with_values({**{k.removesuffix("#"): _value(sweep, k, v)
                                           for k, v in best.params.items()},
-                                       "training.seed": best.user_attrs["seed"]}, stem=name)
+                                       "training.seed": best.user_attrs["seed"]},
+                                      label=f"sweep {name}, trial {best.number}", stem=name)
         best_path = search.path.with_name(f"{name}.best.yaml")
         text = cfg.to_yaml()
         write_outputs([Output(best_path, lambda f: f.write(text.encode("utf-8")), DataError,

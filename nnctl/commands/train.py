@@ -20,7 +20,8 @@ from ..core.network import Network, describe
 from ..core.train import History, fit, history_columns
 from ..data.prepare import prepare_data
 from ..data.target import output_size
-from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
+from ..errors import (ConfigError, DataError, ModelFileError, NnctlError, TrainingDiverged,
+                      TrainingInterrupted)
 from ..files import (Output, append_log, check_outputs, hold_signals, is_streamed, new_run_dir,
                      open_log, write_outputs)
 
@@ -82,6 +83,14 @@ class Session:
                     f"{resume_path}: the model's network {describe(net.sizes, net.activations)}"
                     f" does not match the config's {describe(sizes, acts)}; resume with the config"
                     " the model was trained with")
+            wanted = cfg.loss if cfg.loss != "auto" else net.loss.name
+            delta = getattr(net.loss, "delta", None)
+            if wanted != net.loss.name or (delta is not None and (cfg.huber_delta or 1.0) != delta):
+                had = net.loss.name + (f" (delta {delta:g})" if delta is not None else "")
+                raise ConfigError(f"{resume_path}: the model was trained with loss {had}, not"
+                                  f" {wanted}" + (f" (delta {cfg.huber_delta or 1.0:g})"
+                                                  if wanted == "huber" else "")
+                                  + "; resume with the config the model was trained with")
             if net.dtype.name != cfg.training.dtype:
                 raise ConfigError(f"{resume_path}: the model is {net.dtype.name} but the config"
                                   f" asks for {cfg.training.dtype}")
@@ -103,9 +112,9 @@ class Session:
         if saved_schedule is not None and hasattr(self.schedule, "load_state"):
             try:
                 self.schedule.load_state(saved_schedule)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise ConfigError(f"{resume_path}: its schedule_state is damaged; resume from"
-                                  " another model or train anew") from None
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+                raise ModelFileError(f"{resume_path}: its schedule_state is damaged ({e});"
+                                     " resume from another model or train anew") from None
 
     def open_outputs(self) -> None:
         """Before the first epoch: claim the run directory (without -o) and write its

@@ -118,8 +118,10 @@ class Huber(Loss):
 
     def per_sample(self, Z, A, Y):
         d = np.abs(A - Y)
-        h = np.where(d <= self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
-        return h.mean(axis=0)
+        # h = c^2/2 + delta (d - c) with c = min(d, delta): the two pieces at once, and no
+        # square of a huge delta
+        c = np.minimum(d, self.delta)
+        return (0.5 * c * c + self.delta * (d - c)).mean(axis=0)
 
     def gradient(self, A, Y, out=None, scale=1.0):
         # h'(d) = d inside [-delta, delta], delta sign(d) outside: the error, clipped.
@@ -195,8 +197,8 @@ def get_loss(name: str, *, delta: float | None = None) -> Loss:
     """Look up a loss by name or alias; a ``ConfigError`` lists the valid names. ``delta``
     is Huber's (the default, 1, when None)."""
     loss = LOSSES.lookup(name)
-    if isinstance(loss, Huber) and delta is not None and float(delta) != loss.delta:
-        return Huber(delta)
+    if isinstance(loss, Huber) and delta is not None:
+        return Huber(delta)  # checks it
     return loss
 
 

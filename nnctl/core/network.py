@@ -45,6 +45,9 @@ def _readonly(a: Array) -> Array:
 
 #: Dropout draws 16 random bits per unit: its rate is used in steps of 1/65536.
 DROP_STEPS = 65536
+#: The highest dropout rate: a layer keeps at least 1 unit in 1000 (at 1 - 2^-16 it would
+#: keep none, and the scale 1 / (1 - p) would be infinite).
+MAX_DROPOUT = 0.999
 
 
 class _Buffers:
@@ -321,8 +324,8 @@ class Network:
         if len(rates) != self.L:
             raise ConfigError(f"{self.L} layer(s) need {self.L} dropout rate(s), got {len(rates)}")
         for l, p in enumerate(rates, start=1):
-            if not 0.0 <= p < 1.0:
-                raise ConfigError(f"layer {l}: dropout must be in [0, 1), got {p}")
+            if not 0.0 <= p <= MAX_DROPOUT:
+                raise ConfigError(f"layer {l}: dropout must be in [0, {MAX_DROPOUT}], got {p}")
         if rates[-1]:
             raise ConfigError("the output layer cannot drop units (its dropout must be 0)")
         for layer, p in zip(self.layers, rates):

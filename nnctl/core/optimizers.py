@@ -197,6 +197,11 @@ class AdamW(Adam):
                  clip_norm: float | None = None, clip_value: float | None = None) -> None:
         super().__init__(lr, l2, beta1, beta2, eps, clip_norm, clip_value)
         _check_range("weight_decay", weight_decay, 0.0, None)
+        if lr * weight_decay >= 1:  # each step would flip the weights' sign, or zero them
+            raise ConfigError(f"weight_decay {weight_decay:g} with lr {lr:g} decays each weight by"
+                              f" lr * weight_decay = {lr * weight_decay:g} of itself a step, which"
+                              " must be below 1 (usually about 1e-5); lower weight_decay",
+                              key="weight_decay")
         self.weight_decay = float(weight_decay)
 
     def _update(self, theta, grad, tmp):

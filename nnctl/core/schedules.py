@@ -59,7 +59,9 @@ class CosineDecay:
 
 
 class ReduceOnPlateau:
-    """``lr * factor`` each time the monitored loss (validation, else training) has not
+    """The rate times factor after patience epochs without a better loss, down to min_lr.
+
+    ``lr * factor`` each time the monitored loss (validation, else training) has not
     improved by more than ``min_delta`` for ``patience`` epochs, never below ``min_lr``.
 
     Unlike the others it depends on the losses, not only on the epoch: ``fit`` calls
@@ -80,7 +82,8 @@ class ReduceOnPlateau:
                 f" min_lr={self.min_lr}, min_delta={self.min_delta})")
 
     def __call__(self, lr: float, epoch: int) -> float:
-        return max(self.min_lr, lr * self.scale) if self.scale < 1 else lr
+        # never above lr, even with min_lr above it (as PyTorch: it only ever lowers)
+        return min(lr, max(self.min_lr, lr * self.scale)) if self.scale < 1 else lr
 
     def observe(self, loss: float) -> None:
         """After an epoch: its monitored loss."""
@@ -96,10 +99,16 @@ class ReduceOnPlateau:
         return {"scale": self.scale, "best": self.best, "wait": self.wait}
 
     def load_state(self, state: dict) -> None:
-        best = state["best"]  # None: no finite loss yet (a JSON file has no inf)
-        self.scale, self.best, self.wait = (float(state["scale"]),
-                                            math.inf if best is None else float(best),
-                                            int(state["wait"]))
+        """Restore ``state()``; raises ValueError for a state no run can have."""
+        scale, best, wait = state["scale"], state["best"], state["wait"]
+        if not (_number(scale) and 0 < scale <= 1):
+            raise ValueError(f"scale must be a number in (0, 1], got {scale!r}")
+        if best is not None and not (_number(best) and math.isfinite(best)):
+            raise ValueError(f"best must be a finite number or null, got {best!r}")
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise ValueError(f"wait must be a whole number >= 0, got {wait!r}")
+        # None: no finite loss yet (a JSON file has no inf)
+        self.scale, self.best, self.wait = float(scale), math.inf if best is None else float(best), wait
 
 
 class Warmup:
@@ -157,6 +166,10 @@ def _check(schedule) -> None:
         _check_positive_int("patience", schedule.patience)
         _check_range("min_lr", schedule.min_lr, 0.0, None)
         _check_range("min_delta", schedule.min_delta, 0.0, None)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -89,6 +90,7 @@ def test_set_reaches_the_new_keys(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(EVERYTHING)
     out = train(cli, "c.yaml", "--epochs", "2", "--set", "network.layers[1].dropout=0.4",
                 "--set", "training.optimizer.weight_decay=0.2", "--set", "loss=mae",
+                "--set", "huber_delta=null",  # huber's alone: with mae it is an error
                 "--set", "training.clip_norm=null")
     saved = yaml.safe_load((tmp_path / out["run_dir"] / "config.yaml").read_text())
     assert saved["network"]["layers"][1]["dropout"] == 0.4 and saved["loss"] == "mae"
@@ -113,6 +115,12 @@ def test_set_reaches_the_new_keys(cli, tmp_path):
      ["--set training.clip_valu", "did you mean 'clip_value'"]),
     ("", ("--set", "network.layers[0].dropout=lots"), 2,
      ["--set network.layers[0].dropout", "'lots'"]),
+    # 1 - 2^-16 would keep no unit (found by the review: a ZeroDivisionError)
+    ("", ("--set", "network.layers[0].dropout=0.999995"), 2,
+     ["--set network.layers[0].dropout", "[0.0, 0.999]"]),
+    ("huber_delta: 2\n", (), 2, ["c.yaml, line 1: huber_delta", "only for loss huber"]),
+    ("training:\n  optimizer: {name: adamw, lr: 0.01, weight_decay: 1000}\n", (), 2,
+     ["c.yaml, line 2", "lr * weight_decay = 10", "below 1"]),
 ])
 def test_bad_new_options_are_one_line(cli, tmp_path, text, args, code, fragments):
     # the text first, so that its lines are the file's
@@ -174,3 +182,76 @@ def test_dropout_and_decoupled_weight_decay_narrow_the_train_validation_gap(cli,
         dropout = gap("{units: 128, dropout: 0.5}", "adam", seed)
         decay = gap("{units: 128}", "{name: adamw, weight_decay: 0.5}", seed)
         assert dropout < 0.5 * plain and decay < 0.95 * plain, (seed, plain, dropout, decay)
+
+
+def test_explain_shows_adamw_and_says_dropout_is_left_out(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text(EVERYTHING)
+    run = cli("explain", "c.yaml", "--json")
+    assert run.code == 0, run
+    out = json.loads(run.stdout)
+    assert out["optimizer"]["name"] == "adamw" and out["optimizer"]["weight_decay"] == 0.05
+    assert "weight_decay W" in out["optimizer"]["update"]
+    assert "dropout is left out here" in run.stderr
+
+
+def damaged(path, out, **changes):
+    """A copy of the model file ``path`` with its metadata's ``training`` entries changed."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["metadata"]))  # a JSON string (nnctl.model_file)
+    meta["training"].update(changes)
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(out, **arrays)
+    return out
+
+
+@pytest.mark.parametrize("state", [
+    {"scale": 0.5, "best": 1, "wait": float("inf")},
+    {"scale": -5, "best": 1, "wait": 0},
+    {"scale": float("nan"), "best": 1, "wait": 0},
+    {"scale": 0.5, "best": "nan", "wait": 0},
+    {"scale": 0.5, "best": 1, "wait": "7"},
+    {"scale": 0.5},
+])
+def test_a_damaged_plateau_state_is_one_line_exit_1(cli, tmp_path, state):
+    (tmp_path / "c.yaml").write_text(EVERYTHING.replace("epochs: 12", "epochs: 3"))
+    first = train(cli, "c.yaml", "-o", "m.npz")
+    assert (tmp_path / "m.npz").is_file() and first["epochs_run"] == 3
+    bad = damaged(tmp_path / "m.npz", tmp_path / "bad.npz", schedule_state=state)
+    assert_one_line_error(cli("train", "c.yaml", "--resume", bad, "-o", "again.npz"), 1,
+                          "bad.npz: its schedule_state is damaged")
+    assert not (tmp_path / "again.npz").exists()
+
+
+def test_a_damaged_huber_delta_in_a_model_is_one_line(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text(EVERYTHING.replace("epochs: 12", "epochs: 2"))
+    train(cli, "c.yaml", "-o", "m.npz")
+    with np.load(tmp_path / "m.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["metadata"]))
+    meta["network"]["huber_delta"] = "x"
+    arrays["metadata"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    assert_one_line_error(cli("predict", "bad.npz", DIABETES), 1, "bad.npz", "huber_delta")
+
+
+def test_resuming_with_another_loss_is_refused(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text(EVERYTHING.replace("epochs: 12", "epochs: 2"))
+    train(cli, "c.yaml", "-o", "m.npz")
+    for args, said in ((("--set", "loss=mae", "--set", "huber_delta=null"), "not mae"),
+                       (("--set", "huber_delta=3"), "not huber (delta 3)")):
+        assert_one_line_error(cli("train", "c.yaml", "--resume", "m.npz", "-o", "r.npz", *args),
+                              2, "trained with loss huber (delta 0.5)", said,
+                              "resume with the config the model was trained with")
+
+
+def test_overrides_with_o_and_a_resumed_model_are_counted_right(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text(EVERYTHING.replace("epochs: 12", "epochs: 2"))
+    run = cli("train", "c.yaml", "-o", "m.npz", "--epochs", "3", "--seed", "4")
+    assert run.code == 0, run
+    assert "3 overridden (training.epochs by --epochs 3, training.seed by --seed 4, output.model by -o m.npz)" in run.stderr
+    run = cli("train", "--resume", "m.npz", "--epochs", "1", "-o", "r.npz")
+    assert run.code == 0, run
+    # every key of the model's saved config counts as the config's, none as a default
+    assert re.search(r"settings +[1-9][0-9] from the config, 2 overridden \(training.epochs by"
+                     r" --epochs 1, output.model by -o r.npz\), 0 defaults", run.stderr), run

@@ -86,8 +86,9 @@ def test_no_dropout_without_a_generator_predict_is_the_plain_network():
 def test_dropout_on_the_output_layer_or_outside_0_1_is_refused():
     with pytest.raises(ConfigError, match="output layer"):
         Network([2, 3, 1], ["relu", "identity"], dropout=[0.0, 0.5])
-    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
-        Network([2, 3, 1], ["relu", "identity"], dropout=[1.0, 0.0])
+    for p in (1.0, 0.9995, -0.1):
+        with pytest.raises(ConfigError, match=r"\[0, 0.999\]"):
+            Network([2, 3, 1], ["relu", "identity"], dropout=[p, 0.0])
 
 
 def test_training_with_dropout_is_reproducible_and_without_it_unchanged():
@@ -260,3 +261,23 @@ def test_the_history_lr_column_shows_warmup_and_plateau():
             rng=np.random.default_rng(0), schedule=sched)
     lrs = [r.lr for r in h.records]
     assert_allclose(lrs, 1e-9 * np.array([1 / 3, 2 / 3, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32, 1 / 64]))
+
+
+def test_reduce_on_plateau_never_raises_the_rate_even_with_min_lr_above_it():
+    s = ReduceOnPlateau(factor=0.5, patience=1, min_lr=0.5)
+    s.observe(1.0)
+    s.observe(2.0)  # a plateau: scale 0.5, and min_lr 0.5 is above lr 0.001
+    assert s(0.001, 2) == 0.001
+
+
+@pytest.mark.parametrize("state", [{"scale": 0, "best": 1, "wait": 0},
+                                   {"scale": 0.5, "best": float("inf"), "wait": 0},
+                                   {"scale": 0.5, "best": 1, "wait": True}])
+def test_a_plateau_state_no_run_can_have_is_refused(state):
+    with pytest.raises(ValueError):
+        ReduceOnPlateau().load_state(state)
+
+
+def test_huber_with_a_huge_delta_is_the_half_square_without_overflow():
+    with np.errstate(all="raise"):
+        assert_allclose(Huber(1e300).per_sample(None, np.array([[3.0]]), np.zeros((1, 1))), [4.5])
