@@ -683,15 +683,7 @@ class Config(_Section):
         out: dict[str, Any] = {"file": [], "overridden": {}, "defaults": {}}
 
         def in_raw(path) -> bool:  # a config read from a mapping (a model's) has no lines
-            node = self._raw
-            for part in path:
-                if isinstance(node, dict) and part in node:
-                    node = node[part]
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    node = node[part]
-                else:
-                    return False
-            return True
+            return _value_at(path, self._raw, missing=_MISSING) is not _MISSING
 
         def walk(node, path):
             if isinstance(node, dict):
@@ -1184,14 +1176,18 @@ def _fields_at(loc: tuple, data: dict) -> list[str]:
     return [] if model is None else list(model.model_fields)
 
 
-def _value_at(loc: tuple, data: Any) -> Any:
+_MISSING = object()
+
+
+def _value_at(loc: tuple, data: Any, missing: Any = None) -> Any:
+    """The value at key path ``loc`` of ``data``, or ``missing`` where there is none."""
     for part in loc:
         if isinstance(data, dict) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
         else:
-            return None
+            return missing
     return data
 
 
