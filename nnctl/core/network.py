@@ -60,7 +60,7 @@ class _Buffers:
     ``dA_prev: (n[l-1], m)`` is made on first use (layer 1 never needs one).
 
     With dropout, in training: ``M: (n[l], m)`` is the pass's mask already divided by
-    ``1 - p`` (each entry 0 or ``1 / (1 - p)``), and ``D_ones: (n[l] + 1, m)`` is
+    the share kept ``q = 1 - p`` (each entry 0 or ``1 / q``), and ``D_ones: (n[l] + 1, m)`` is
     ``[A * M; 1]``, what the next layer reads; ``A`` stays ``f(Z)``, which some derivatives
     use. ``dropped`` says whether the last forward applied the mask.
     """
