@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,7 +233,10 @@ class Session:
         state = self.optimizer.state() if status == "completed" else None
         if state is not None and hasattr(self.schedule, "state"):
             meta["training"]["schedule_state"] = finite(self.schedule.state())
-        meta["training"]["history"] = finite(self.earlier + history.rows())
+        rows, every = _model_history(finite(self.earlier + history.rows()))
+        meta["training"]["history"] = rows
+        if every is not None:
+            meta["training"]["history_every"] = every
         self._write_end(history, status, results,
                         [model_file.output(cfg.model_path, self.network, meta, state)])
 
@@ -352,6 +356,28 @@ def _describe_column(c) -> str:
 
 #: The columns of a history before any epoch finished (metrics columns follow epochs).
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "seconds")
+
+
+#: The history a model file carries is at most about this many bytes of JSON; the run's
+#: history.csv has every epoch. (A 100,000-epoch run with diagnostics made 154 MB, above
+#: what model_file.load reads back.)
+MODEL_HISTORY_BYTES = 16 << 20
+
+
+def _model_history(rows: list[dict]) -> tuple[list[dict], int | None]:
+    """The rows a model keeps: all of them, or beyond ``MODEL_HISTORY_BYTES`` every k-th
+    and the last (k returned, else None)."""
+    if len(rows) < 2:
+        return rows, None
+    sample = rows[::max(1, len(rows) // 200)][:200]
+    per_row = len(json.dumps(sample)) / len(sample)
+    every = math.ceil(per_row * len(rows) / MODEL_HISTORY_BYTES)
+    if every <= 1:
+        return rows, None
+    kept = rows[::every]
+    if kept[-1] is not rows[-1]:
+        kept.append(rows[-1])
+    return kept, every
 
 
 def _earlier_history(resume: model_file.Model | None) -> list[dict]:

@@ -255,3 +255,26 @@ def test_overrides_with_o_and_a_resumed_model_are_counted_right(cli, tmp_path):
     # every key of the model's saved config counts as the config's, none as a default
     assert re.search(r"settings +[1-9][0-9] from the config, 2 overridden \(training.epochs by"
                      r" --epochs 1, output.model by -o r.npz\), 0 defaults", run.stderr), run
+
+
+def test_a_long_history_is_thinned_in_the_model_but_whole_in_the_csv(cli, tmp_path, monkeypatch):
+    """A 100,000-epoch run once wrote 154 MB of history into its model, which nnctl then
+    refused to read. Past MODEL_HISTORY_BYTES the model keeps every k-th epoch and the
+    last; here the budget is shrunk so that 60 epochs are too many."""
+    from nnctl.commands import train as train_command
+
+    monkeypatch.setattr(train_command, "MODEL_HISTORY_BYTES", 4000)
+    (tmp_path / "c.yaml").write_text(f"data: {{train: {IRIS}, target: species}}\n"
+                                     "training: {epochs: 60, early_stopping: false}\n"
+                                     "output: {plots: false}\n")
+    out = train(cli, "c.yaml")
+    run_dir = tmp_path / out["run_dir"]
+    assert len(history(run_dir)) == 60  # the CSV: every epoch
+    meta = model_file.load(run_dir / "model.npz").metadata["training"]
+    every = meta["history_every"]
+    epochs = [row["epoch"] for row in meta["history"]]
+    assert every > 1 and epochs[0] == 1 and epochs[-1] == 60
+    assert epochs[:-1] == list(range(1, 61, every))
+    assert len(json.dumps(meta["history"])) < 2 * 4000
+    resumed = train(cli, "c.yaml", "--resume", out["run_dir"], "--epochs", "2")
+    assert resumed["epochs_run"] == 62
