@@ -540,9 +540,12 @@ def model_info(info: dict) -> None:
               title_justify="left", title_style="bold")
     t.add_column(style="cyan", no_wrap=True)
     t.add_column(overflow="fold")
-    t.add_row("network", _text(net["layers"]))
+    dropout = net.get("dropout") or []
+    t.add_row("network", _text(net["layers"] + (
+        "; dropout " + ", ".join(f"{p:g}" for p in dropout[:-1]) if any(dropout) else "")))
     t.add_row("parameters", f"{net['parameters']:,} ({net['dtype']})")
-    t.add_row("loss", net["loss"])
+    t.add_row("loss", net["loss"] + (f" (delta {net['huber_delta']:g})"
+                                     if net.get("huber_delta") is not None else ""))
     target = ", ".join(info.get("target") or [])
     if info.get("task") == "classification":
         t.add_row("target", _text(f"{target}: {len(info['classes'])} classes ("
@@ -560,8 +563,17 @@ def model_info(info: dict) -> None:
     if opt:
         o = opt.get("optimizer")
         o = o if isinstance(o, dict) else {"name": o}
+        extras = "".join(f", {label} {value}" for label, value in (
+            ("weight decay", o.get("weight_decay")), ("clip norm", opt.get("clip_norm")),
+            ("clip value", opt.get("clip_value")), ("warm-up", opt.get("warmup") or None))
+            if value is not None)
+        schedule = opt.get("schedule")
+        schedule = schedule.get("name") if isinstance(schedule, dict) else schedule
+        if schedule not in (None, "constant"):
+            extras += f", {schedule} schedule"
         t.add_row("config", _text(f"{o.get('name')}, lr {o.get('lr')}, batch {opt.get('batch_size')},"
-                                  f" l2 {opt.get('l2')}, seed {opt.get('seed')}, dtype {opt.get('dtype')}"))
+                                  f" l2 {opt.get('l2')}{extras}, seed {opt.get('seed')},"
+                                  f" dtype {opt.get('dtype')}"))
     if info["config"]["data"].get("train"):
         t.add_row("trained on", _text(info["config"]["data"]["train"]))
     t.add_row("created", _text(f"{info.get('created') or 'unknown'} by nnctl"

@@ -46,6 +46,16 @@ def _mapping(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _dropout(config: dict) -> list | None:
+    """The saved config's dropout per layer (numbers only), or None when no layer has any."""
+    layers = _mapping(config.get("network")).get("layers")
+    if not isinstance(layers, list):
+        return None
+    rates = [layer.get("dropout") if isinstance(layer, dict) else None for layer in layers]
+    rates = [p if isinstance(p, (int, float)) and not isinstance(p, bool) else 0 for p in rates]
+    return rates if any(rates) else None
+
+
 def facts(model: model_file.Model, path: Path) -> dict:
     """Everything ``nnctl info`` shows (its ``--json``)."""
     meta, net = model.metadata, model.network
@@ -69,7 +79,8 @@ def facts(model: model_file.Model, path: Path) -> dict:
         "format_version": meta.get("format_version"),
         "network": {"layers": describe(net.sizes, net.activations), "sizes": net.sizes,
                     "activations": net.activations, "loss": net.loss.name, "dtype": net.dtype.name,
-                    "parameters": net.n_params},
+                    "parameters": net.n_params, "huber_delta": getattr(net.loss, "delta", None),
+                    "dropout": _dropout(config)},
         "features": [_feature(c) for c in preprocess.get("columns") or []]
         or [{"name": name, "type": "numeric", "preprocessing": ""} for name in data.get("features") or []],
         "dropped_columns": preprocess.get("dropped") or {},

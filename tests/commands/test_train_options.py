@@ -68,6 +68,11 @@ def test_every_new_option_trains_and_the_run_records_it(cli, tmp_path):
     model = model_file.load(run_dir / "model.npz")
     assert model.network.loss.delta == 0.5
     assert model.metadata["training"]["schedule_state"]["scale"] < 1
+    info = cli("info", out["run_dir"])
+    assert info.code == 0, info
+    for shown in ("dropout 0.2, 0.1", "huber (delta 0.5)", "weight decay 0.05", "clip norm 1.0",
+                  "clip value 5.0", "warm-up 4", "reduce_on_plateau schedule"):
+        assert shown in info.stdout, (shown, info.stdout)
     # predict uses no dropout: the same rows give the same numbers twice
     first = cli("predict", out["run_dir"], DIABETES)
     second = cli("predict", out["run_dir"], DIABETES)
