@@ -847,7 +847,7 @@ class Sweep(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        metric = self.objective.removeprefix("val_").removeprefix("validation.")
+        metric = self.metric
         if metric not in OBJECTIVES:
             raise _fail(f"unknown objective '{self.objective}'{did_you_mean(metric, OBJECTIVES)};"
                         f" expected one of {', '.join(OBJECTIVES)}", "objective")
@@ -884,14 +884,7 @@ def load_sweep(path: str | Path) -> tuple[Sweep, Path]:
     """Read and validate a sweep file; and its config's path (relative to the sweep file)."""
     path = Path(path)
     text = _read_text(path, "sweep", "a sweep is a short YAML file")
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        _check_size(node, str(path))
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
-    except (yaml.YAMLError, RecursionError) as e:
-        mark = getattr(e, "problem_mark", None)
-        place = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{place}: YAML syntax error: {getattr(e, 'problem', None) or e}") from None
+    node, data = _yaml(text, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a sweep is a mapping (config, space, objective, trials, ...),"
                           f" got {_a_kind(data)}")
@@ -938,6 +931,24 @@ def load(path: str | Path | None) -> Config:
 
 def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: str = "model") -> Config:
     """Validate YAML ``text``; relative paths in it are taken from ``base``."""
+    node, data = _yaml(text, source)
+    lines: dict = {}
+    if node is None:
+        raise ConfigError(f"{source}: the config file is empty; write at least one section"
+                          " (data, network, loss, training, output), or give no config to use"
+                          " the defaults")
+    _collect_lines(node, (), lines, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}, line 1: the config must be a mapping of sections"
+                          f" (data, network, loss, training, output), got {_a_kind(data)}")
+    return _validate(data, source=source, lines=lines, base=base, stem=stem)
+
+
+def _yaml(text: str, source: str) -> tuple[Any, Any]:
+    """``text``'s YAML node tree (for the lines of keys) and its value, bounded in size and
+    depth; a syntax error is a ``ConfigError`` naming the line and column."""
     try:
         node = yaml.compose(text, Loader=_Loader)
         _check_size(node, source)  # before anything walks the aliases
@@ -956,18 +967,7 @@ def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: 
                               " (or write it as an escape in a double-quoted string)") from None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{source}{place}: YAML syntax error: {problem}") from None
-    lines: dict = {}
-    if node is None:
-        raise ConfigError(f"{source}: the config file is empty; write at least one section"
-                          " (data, network, loss, training, output), or give no config to use"
-                          " the defaults")
-    _collect_lines(node, (), lines, source)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}, line 1: the config must be a mapping of sections"
-                          f" (data, network, loss, training, output), got {_a_kind(data)}")
-    return _validate(data, source=source, lines=lines, base=base, stem=stem)
+    return node, data
 
 
 def from_dict(d: dict, *, source: str, stem: str = "model") -> Config:

@@ -117,7 +117,7 @@ def build(network: Network, data: dict, *, name: str = "nnctl") -> bytes:
     matrix = all(c["type"] == "numeric" for c in columns)
     g.reserved = {"input"} if matrix else {c["name"] for c in columns}
     output_names = {"label", "probabilities"} if data["task"] == "classification" else {"value"}
-    clash = sorted(output_names & ({"input"} if matrix else {c["name"] for c in columns}))
+    clash = sorted(output_names & g.reserved)
     if clash:
         raise ModelFileError(f"feature column '{clash[0]}' would have the name of one of the"
                              f" graph's outputs ({', '.join(sorted(output_names))}); rename the column"

@@ -90,37 +90,46 @@ class _Search:
         return optuna.create_study(study_name=self.name, storage=storage, sampler=sampler,
                                    pruner=pruner, direction=sweep.direction)
 
+    def session(self, number: int, values: dict) -> tuple[Session, int]:
+        """Trial ``number``'s training session, its run directory claimed, and its seed."""
+        seed = trial_seed(self.sweep.seed, number)
+        cfg = self.base.with_values({**values, "training.seed": seed}, label=f"trial {number}",
+                                    stem=self.name)
+        session = Session(cfg)
+        if session.prep.splits.get("validation") is None:
+            raise ConfigError(f"{self.config_path}: a sweep optimizes a validation figure; give"
+                              " data.validation or a validation_split above 0")
+        session.open_outputs()
+        return session, seed
+
+    def reported(self, record, epochs: int) -> float | None:
+        """The figure an epoch reports to the pruner, or None. Every report is a write to
+        the study's storage (a SQLite commit): only with a pruner, and about 20 a trial of
+        ``epochs``, not one every epoch."""
+        if self.per_epoch is None or self.sweep.pruner == "none" or record.epoch % max(1, epochs // 20):
+            return None
+        value = record.val_loss if self.per_epoch == "val_loss" else record.metrics.get(self.per_epoch)
+        return value if value is not None and math.isfinite(value) else None
+
     def objective(self, trial) -> float:
         """One trial: a training run of the base config with the trial's values."""
         import optuna
 
         sweep = self.sweep
         values = {key: suggest(trial, key, p) for key, p in sweep.space.items()}
-        seed = trial_seed(sweep.seed, trial.number)
-        cfg = self.base.with_values({**values, "training.seed": seed},
-                                    label=f"trial {trial.number}", stem=self.name)
-        session = Session(cfg)
-        if session.prep.splits.get("validation") is None:
-            raise ConfigError(f"{self.config_path}: a sweep optimizes a validation figure; give"
-                              " data.validation or a validation_split above 0")
-        session.open_outputs()
+        session, seed = self.session(trial.number, values)
         trial.set_user_attr("run_dir", str(session.run_dir))
         trial.set_user_attr("seed", seed)
-
-        # Every report is a write to the study's storage (a SQLite commit, a scheduler round
-        # trip): only for a pruner, and about 20 a trial, not one every epoch.
-        every = max(1, cfg.training.epochs // 20)
+        epochs = session.cfg.training.epochs
 
         def each_epoch(record) -> None:
-            if self.per_epoch is None or sweep.pruner == "none" or record.epoch % every:
-                return
-            value = record.val_loss if self.per_epoch == "val_loss" else record.metrics.get(self.per_epoch)
-            if value is not None and math.isfinite(value):
+            value = self.reported(record, epochs)
+            if value is not None:
                 trial.report(value, record.epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
 
-        with render.progress(cfg.training.epochs, 0, lines=False) as progress:
+        with render.progress(epochs, 0, lines=False) as progress:
             try:
                 outcome = session.train(on_epoch=lambda r: (each_epoch(r), progress.epoch(r)),
                                         on_batch=progress.batch)
@@ -227,9 +236,9 @@ def _images(study, search: _Search, out: dict) -> list[str]:
 
 
 def _importances(study, sweep) -> dict[str, float] | None:
-    """Optuna's importance of each varying key of the space for the objective (its default
-    evaluator, PED-ANOVA since Optuna 4.2), or None below 2 completed trials or where Optuna
-    cannot tell (every trial had the same values, say)."""
+    """Optuna's importance of each varying key of the space for the objective (PED-ANOVA,
+    Optuna's default since 4.2), or None below 2 completed trials or where Optuna cannot
+    tell (every trial had the same values, say)."""
     import sys
 
     import optuna
@@ -252,7 +261,9 @@ def _importances(study, sweep) -> dict[str, float] | None:
         finally:
             del sys.modules["sklearn.ensemble"]
     try:
-        found = optuna.importance.get_param_importances(study, params=list(names))
+        # PED-ANOVA named: before Optuna 4.2 the default was fANOVA, which needs scikit-learn
+        found = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), params=list(names))
     except (ValueError, RuntimeError, ZeroDivisionError):
         return None
     return {names[n]: float(v) for n, v in found.items()} or None
@@ -431,23 +442,14 @@ def _train(path: str, cwd: str, number: int, values: dict, medians: dict[int, fl
     os.chdir(cwd)
     search = _SEARCHES.get(path) or _SEARCHES.setdefault(path, _Search(path))
     sweep = search.sweep
-    seed = trial_seed(sweep.seed, number)
-    cfg = search.base.with_values({**values, "training.seed": seed}, label=f"trial {number}",
-                                  stem=search.name)
-    session = Session(cfg)
-    if session.prep.splits.get("validation") is None:
-        raise ConfigError(f"{search.config_path}: a sweep optimizes a validation figure; give"
-                          " data.validation or a validation_split above 0")
-    session.open_outputs()
-    every = max(1, cfg.training.epochs // 20)
+    session, seed = search.session(number, values)
+    epochs = session.cfg.training.epochs
     reports: list[tuple[int, float]] = []
     worse = (lambda a, b: a < b) if sweep.direction == "maximize" else (lambda a, b: a > b)
 
     def each_epoch(record) -> None:
-        if search.per_epoch is None or sweep.pruner == "none" or record.epoch % every:
-            return
-        value = record.val_loss if search.per_epoch == "val_loss" else record.metrics.get(search.per_epoch)
-        if value is None or not math.isfinite(value):
+        value = search.reported(record, epochs)
+        if value is None:
             return
         reports.append((record.epoch, value))
         bar = (medians or {}).get(record.epoch)
