@@ -3,46 +3,51 @@
     python benchmarks/compare_init.py                          # every config, 5 seeds
     python benchmarks/compare_init.py iris,cars out1.0,torch   # some configs and ways
 
-Ways: ``outG`` is nnctl's default with the output layer's W scaled by G (``out1.0`` is the
-default itself); ``torch`` draws every W and b from U(+-1/sqrt(n[l-1])) as PyTorch's
-``nn.Linear``; ``keras`` every W from Glorot uniform with zero biases, as Keras's ``Dense``.
-The groundwork for issue 15's better default initialisation (figures in its note).
+Ways: ``new`` is nnctl's default (the output layer's Glorot draw scaled by its loss's
+``OUTPUT_GAIN``); ``old`` the default before issue 15 (the output layer's plain Glorot
+draw); ``outG`` the old default with the output layer's W scaled by G; ``torch`` draws
+every W and b from U(+-1/sqrt(n[l-1])) as PyTorch's ``nn.Linear``; ``keras`` every W from
+Glorot uniform with zero biases, as Keras's ``Dense``. Each row is the mean over the
+seeds (``NNCTL_SEEDS``, default 5; each seed sets the split, the shuffles and the draws),
+then each way's mean paired difference from torch and keras with its standard error.
+The figures in tests/core/test_init_quality.py come from this script.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nnctl import config, render  # noqa: E402
 from nnctl.commands.train import Session  # noqa: E402
+from nnctl.core.init import OUTPUT_GAIN  # noqa: E402
+from nnctl.core.losses import REGRESSION_LOSSES  # noqa: E402
+
+# The peers' draws are the test's (one definition of what "PyTorch's default" means here).
+_spec = importlib.util.spec_from_file_location(
+    "test_init_quality", Path(__file__).resolve().parent.parent / "tests" / "commands"
+    / "test_init_quality.py")
+_test = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_test)
+peer_draw = _test._peer_draw
 
 CONFIGS = "default,iris,penguins,breast_cancer,diabetes,cars"
-WAYS = "out1.0,out0.3,out0.1,torch,keras"
-SEEDS = (0, 1, 2, 3, 4)
+WAYS = "new,old,torch,keras"
+SEEDS = tuple(range(int(__import__("os").environ.get("NNCTL_SEEDS", "5"))))
 
 
 def redraw(net, way: str, seed: int) -> None:
-    rng = np.random.default_rng(1000 + seed)
-    for l, layer in enumerate(net.layers, start=1):
-        n, n_prev = layer.W.shape
-        if way == "torch":
-            k = 1 / math.sqrt(n_prev)
-            layer.W[...] = rng.uniform(-k, k, (n, n_prev))
-            layer.b[...] = rng.uniform(-k, k, (n, 1))
-        elif way == "keras":
-            r = math.sqrt(6 / (n + n_prev))
-            layer.W[...] = rng.uniform(-r, r, (n, n_prev))
-            layer.b[...] = 0
-        elif way.startswith("out") and l == net.L:
-            layer.W[...] *= float(way[3:])
+    if way.startswith("out"):
+        kind = "regression" if net.loss.name in REGRESSION_LOSSES else "classification"
+        net.layers[-1].W[...] *= float(way[3:]) / OUTPUT_GAIN[kind]
+    elif way != "new":
+        peer_draw(net, way, seed)
 
 
 def test_metric(name: str, way: str, seed: int) -> float:
@@ -63,8 +68,15 @@ def main() -> None:
 
         os.chdir(folder)
         for name in names:
-            row = {w: round(statistics.mean(test_metric(name, w, s) for s in SEEDS), 4) for w in ways}
+            values = {w: [test_metric(name, w, s) for s in SEEDS] for w in ways}
+            row = {w: round(statistics.mean(v), 4) for w, v in values.items()}
             print(name, row, flush=True)
+            for peer in ("torch", "keras"):
+                if peer in values and len(SEEDS) > 1:
+                    diffs = {w: [a - b for a, b in zip(v, values[peer])]
+                             for w, v in values.items() if w != peer}
+                    print(f"  minus {peer}:", {w: f"{statistics.mean(d):+.4f} (se "
+                          f"{statistics.stdev(d) / math.sqrt(len(d)):.4f})" for w, d in diffs.items()})
 
 
 if __name__ == "__main__":

@@ -275,8 +275,9 @@ class NetworkConfig(_Section):
         " {units: n}. The default (32 and 16 relu units) suits tables of a few hundred to"
         " 100,000 rows.")
     init: Annotated[str, BeforeValidator(_registry_name(INITIALIZERS))] = Field(
-        "auto", description="Weight initializer; auto: He for the ReLU family, Glorot"
-        " otherwise.", json_schema_extra={"enum": INITIALIZERS.choices})
+        "auto", description="Weight initializer; auto: hidden layers He for the ReLU family,"
+        " Glorot otherwise; the output layer Glorot times 1/2 (classification) or 1/10"
+        " (regression). A named rule applies to every layer.", json_schema_extra={"enum": INITIALIZERS.choices})
 
     @field_validator("layers", mode="after")
     @classmethod

@@ -30,9 +30,9 @@ def test_the_page_is_the_commands_output(tmp_path):
         "docs/worked-example.md is stale: regenerate its block with COLUMNS=100 nnctl explain")
 
 
-@pytest.mark.parametrize("shown", ["-0.2359", "-0.2102", "0.6680", "0.6611", "1.08195",
-                                   "0.2274 0.6330", "-0.6065", "0.6791", "-0.6625", "0.7898",
-                                   "-0.5233", "0.5538", "-0.0500"])
+@pytest.mark.parametrize("shown", ["-0.2359", "-0.2102", "0.3340", "0.5827", "0.874041",
+                                   "0.2005 0.5580", "-0.2673", "0.2993", "-0.2920", "0.7898",
+                                   "-0.2306", "0.2441", "-0.0500"])
 def test_the_hand_checks_quote_the_output(shown):
     assert shown in block(PAGE.read_text())
 
@@ -42,11 +42,13 @@ def test_the_hand_arithmetic_is_right():
     z = 0.1027 * -1.0583 + -0.1079 * 0.4501 + 0.5229 * -0.1506
     assert round(z, 4) == -0.2360
     assert round(math.exp(-0.2359) - 1, 4) == -0.2101
-    z3 = -0.9174 * 0.3440 + 1.0272 * 0.9576
-    assert round(z3, 4) == 0.6681
-    assert round(1 / (1 + math.exp(-0.6680)), 4) == 0.6611
-    assert round(-math.log(1 - 0.6611), 4) == 1.0821
-    assert [round(0.6611 * a, 4) for a in (0.3440, 0.9576)] == [0.2274, 0.6331]
-    assert round(-0.6625 * 0.7898, 4) == -0.5232
+    z3 = -0.4587 * 0.3440 + 0.5136 * 0.9576
+    assert round(z3, 4) == 0.3340
+    assert round(1 / (1 + math.exp(-0.3340)), 4) == 0.5827
+    assert round(-math.log(1 - 0.5827), 4) == 0.8739
+    assert [round(0.5827 * a, 4) for a in (0.3440, 0.9576)] == [0.2004, 0.5580]
+    assert [round(a * 0.5827, 4) for a in (-0.4587, 0.5136)] == [-0.2673, 0.2993]
+    assert round(-0.2920 * 0.7898, 4) == -0.2306
+    assert round(-0.2306 * -1.0583, 4) == 0.2440
     lr_t = 0.05 * math.sqrt(1 - 0.999) / (1 - 0.9)
     assert round(lr_t, 5) == 0.01581 and round(lr_t * 0.1 / math.sqrt(0.001), 6) == 0.05

@@ -29,7 +29,7 @@ from numpy.typing import DTypeLike, NDArray
 from .activations import Activation, get_activation
 from ..errors import ConfigError
 from .init import INITIALIZERS, initial_weights
-from .losses import Loss, check_pairing, get_loss
+from .losses import REGRESSION_LOSSES, Loss, check_pairing, get_loss
 
 Array = NDArray[np.floating]
 
@@ -249,8 +249,9 @@ class Network:
 
     ``sizes`` are ``n[0..L]``; ``activations`` one name per layer ``1..L``; ``alphas``
     optionally one value per layer (ELU scale or PReLU initial slope; None for defaults).
-    Parameters are drawn from ``rng`` (He for the ReLU family, Glorot otherwise, unless
-    ``init`` names one), biases start at zero. ``huber_delta`` is the Huber loss's delta.
+    Weights are drawn from ``rng`` by ``init`` (``auto``: hidden layers by their activation,
+    the output layer by its loss; see ``core.init``), biases start at zero.
+    ``huber_delta`` is the Huber loss's delta.
     """
 
     def __init__(self, sizes: Sequence[int], activations: Sequence[str], *, loss: str = "mse",
@@ -312,7 +313,9 @@ class Network:
             elif alphas[l - 1] is not None:
                 raise ConfigError(f"layer {l}: activation '{act.name}' takes no alpha")
             layer = Dense(Wb, dWb, act, alpha, dalpha)
-            layer.W[...] = initial_weights(rng, init, act, n, n_prev)
+            kind = None if l < L else "regression" if self.loss.name in REGRESSION_LOSSES \
+                else "classification"
+            layer.W[...] = initial_weights(rng, init, act, n, n_prev, output=kind)
             self.layers.append(layer)
         if dropout is not None:
             self.set_dropout(dropout)
