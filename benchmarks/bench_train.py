@@ -1,24 +1,33 @@
-"""Seconds per training epoch: nnctl against PyTorch, scikit-learn and the GEMM-only floor.
+"""Seconds per training epoch: nnctl against PyTorch, JAX, Keras 3, scikit-learn and the
+GEMM-only floor, side by side in one run.
 
 Every peer trains the same network on the same synthetic data for the same epochs with
-Adam (lr 1e-3) and the same batch size, dtype and thread count. Reported: the median
-seconds per epoch over the rounds, samples per second, how many times faster nnctl is
-than each peer, and nnctl's time as a multiple of the GEMM-only floor (the same matrix
-products per step into preallocated buffers, nothing else).
+Adam (lr 1e-3) and the same batch size, dtype and thread count, each written as its
+skilled users write it (see each ``run_*``). Reported per workload: the median seconds per
+epoch over the rounds with the min and max, samples per second, how many times faster
+nnctl is than each peer, nnctl's time as a multiple of the GEMM-only floor (the same
+matrix products per step into preallocated buffers, nothing else), and the compile time
+of JAX and Keras, once per run, apart. The rounds are outermost, so that a slow spell of
+a shared machine falls on every peer alike.
 
     python benchmarks/bench_train.py                       # all workloads, all peers
     python benchmarks/bench_train.py -w tiny,small --rounds 3 --json out.json
 
-Peers that are not installed are skipped with a note (``pip install torch==2.13.0
-scikit-learn`` installs both here). Run it on an otherwise idle machine; on processors
-where OPENBLAS_CORETYPE is forced (see README, Performance) unset it for this command.
+Peers that are not installed are skipped with a note. They are benchmark peers only,
+never nnctl's dependencies: ``pip install torch==2.13.0 scikit-learn threadpoolctl jax
+keras`` installs them here (Keras runs on JAX: KERAS_BACKEND=jax is set). Run it on an
+otherwise idle machine; on processors where OPENBLAS_CORETYPE is forced (see README,
+Performance) unset it for this command.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
+import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -29,7 +38,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_io import cpu_model  # noqa: E402 - the one CPU probe of the benchmarks
+from nnctl import kernels  # noqa: E402
 from nnctl.core.network import Network  # noqa: E402
 from nnctl.core.optimizers import Adam  # noqa: E402
 from nnctl.core.train import fit  # noqa: E402
@@ -60,6 +72,7 @@ WORKLOADS = {w.name: w for w in [
     Workload("tiny", (3, 3, 2, 1), "tanh", 10_000, 32, "float64", 1, 2, 5),
     Workload("small", (64, 64, 64, 10), "relu", 50_000, 128, "float32", 2, 1, 5),
     Workload("mnist", (784, 256, 128, 10), "relu", 60_000, 128, "float32", 2, 1, 3),
+    Workload("deep", (20, 128, 128, 128, 128, 5), "tanh", 50_000, 64, "float32", 2, 1, 3),
     Workload("wide", (1024, 2048, 2048, 10), "relu", 20_000, 512, "float32", 2, 1, 3),
 ]}
 
@@ -86,8 +99,11 @@ def run_nnctl(w: Workload, X, labels, r: int) -> float:
     Y = targets_nnctl(w, labels)
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
                   dtype=w.dtype, rng=np.random.default_rng(r))
-    # The call `nnctl train` makes (nnctl.commands.train.Session.train), data already in memory.
-    history = fit(net, X.T, Y.T, optimizer=Adam(lr=1e-3), epochs=w.epochs, batch_size=w.batch,
+    # The call `nnctl train` makes (nnctl.commands.train.Session.train), data already in
+    # memory, with the fused Adam kernel where the session would use it (the fast extra).
+    optimizer = Adam(lr=1e-3)
+    kernels.accelerate(optimizer, net.theta.size)
+    history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=w.epochs, batch_size=w.batch,
                   rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy
     # of the data into fit's layout is left out, as PyTorch's tensor building is.
@@ -116,6 +132,9 @@ def run_gemm_floor(w: Workload, X, labels, r: int) -> float:
 
 
 def run_torch(w: Workload, X, labels, r: int) -> float:
+    """PyTorch as its users write a fast loop: one permutation per epoch gathered into a
+    contiguous tensor, then slices; ``zero_grad(set_to_none=True)``; threads matched; Adam
+    fused (one kernel over every parameter) where this build has it, else foreach."""
     import torch
     from torch import nn
 
@@ -134,20 +153,148 @@ def run_torch(w: Workload, X, labels, r: int) -> float:
             layers.append(act())
     model = nn.Sequential(*layers).to(dtype)
     loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    try:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    except (RuntimeError, TypeError):  # no fused Adam for this device or build
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
     start = time.perf_counter()
     for _ in range(w.epochs):
         perm = torch.randperm(w.rows)
-        total = 0.0
+        Xp, Yp = Xt[perm], Yt[perm]  # contiguous: each batch is a slice
+        total = torch.zeros((), dtype=dtype)
         for i in range(0, w.rows, w.batch):
-            idx = perm[i:i + w.batch]
-            xb, yb = Xt[idx], Yt[idx]
-            opt.zero_grad()
+            xb, yb = Xp[i:i + w.batch], Yp[i:i + w.batch]
+            opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)  # the epoch's loss, as nnctl reports it
+            total += loss.detach() * len(xb)  # the epoch's loss, as nnctl reports it
+        float(total)
     return (time.perf_counter() - start) / w.epochs
+
+
+def _jax(w: Workload):
+    """JAX with its CPU threads matched (set before its first import in this process)."""
+    import os
+
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true"
+                          f" intra_op_parallelism_threads={max(x.threads for x in WORKLOADS.values())}")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 for the tiny workload, as the others
+    return jax
+
+
+def run_jax(w: Workload, X, labels, r: int) -> float:
+    """JAX as a skilled user writes it: one jitted epoch, ``lax.scan`` over its steps, the
+    train step's buffers donated, the data on the device, a permutation per epoch drawn on
+    the device, Adam written out (the same update as optax.adam). Full batches only (scan
+    needs one shape): ``rows // batch`` of them, timed per sample like the others. The
+    first call's compile time is reported apart (``COMPILE``)."""
+    jax = _jax(w)
+    import jax.numpy as jnp
+    from jax import lax
+
+    dt = jnp.float32 if w.dtype == "float32" else jnp.float64
+    sizes, B = w.sizes, w.batch
+    steps = w.rows // B
+    key = jax.random.PRNGKey(r)
+    params = []
+    for l in range(1, len(sizes)):
+        key, k = jax.random.split(key)
+        bound = 1 / np.sqrt(sizes[l - 1])
+        params.append((jax.random.uniform(k, (sizes[l - 1], sizes[l]), dt, -bound, bound),
+                       jnp.zeros((sizes[l],), dt)))
+    act = {"relu": jax.nn.relu, "tanh": jnp.tanh}[w.hidden]
+    binary = sizes[-1] == 1
+    Xd = jax.device_put(jnp.asarray(X, dt))
+    Yd = jax.device_put(jnp.asarray(labels.astype(np.float64), dt)[:, None] if binary
+                        else jax.nn.one_hot(labels, sizes[-1], dtype=dt))
+
+    def loss_fn(params, x, y):
+        for W, b in params[:-1]:
+            x = act(x @ W + b)
+        W, b = params[-1]
+        z = x @ W + b
+        if binary:  # BCE with logits, as PyTorch's BCEWithLogitsLoss
+            return jnp.mean(jnp.logaddexp(0.0, z) - y * z)
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z), axis=1))
+
+    grad_fn = jax.value_and_grad(loss_fn)
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 1e-3
+
+    def epoch(state, key):
+        params, m, v, t = state
+        perm = jax.random.permutation(key, w.rows)[:steps * B].reshape(steps, B)
+
+        def step(carry, idx):
+            params, m, v, t = carry
+            loss, g = grad_fn(params, Xd[idx], Yd[idx])
+            t = t + 1
+            m = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, m, g)
+            v = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, v, g)
+            c = lr * jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            params = jax.tree_util.tree_map(lambda p, m, v: p - c * m / (jnp.sqrt(v) + eps),
+                                            params, m, v)
+            return (params, m, v, t), loss
+
+        state, losses = lax.scan(step, (params, m, v, t), perm)
+        return state, losses.mean()
+
+    epoch = jax.jit(epoch, donate_argnums=(0,))
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = (params, zeros, jax.tree_util.tree_map(jnp.zeros_like, params), jnp.asarray(0, dt))
+    start = time.perf_counter()
+    key, k = jax.random.split(key)
+    state, loss = epoch(state, k)  # compiles, then runs one epoch
+    loss.block_until_ready()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(w.epochs):
+        key, k = jax.random.split(key)
+        state, loss = epoch(state, k)
+        loss.block_until_ready()
+    seconds = (time.perf_counter() - start) / w.epochs * w.rows / (steps * B)
+    COMPILE.setdefault((w.name, "jax"), []).append(max(0.0, first - seconds))
+    return seconds
+
+
+def run_keras(w: Workload, X, labels, r: int) -> float:
+    """Keras 3 on its JAX backend, ``model.fit`` with its defaults (shuffling, the
+    compiled train step); one more epoch than timed, its first, which compiles."""
+    import os
+
+    _jax(w)
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit(f"keras runs on {keras.backend.backend()} here; set KERAS_BACKEND=jax")
+    keras.utils.set_random_seed(r)
+    keras.config.set_floatx(w.dtype)
+    binary = w.sizes[-1] == 1
+    model = keras.Sequential([keras.Input((w.sizes[0],))]
+                             + [keras.layers.Dense(n, activation=w.hidden) for n in w.sizes[1:-1]]
+                             + [keras.layers.Dense(w.sizes[-1])])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True) if binary
+                  else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ends: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append(time.perf_counter())
+
+    y = labels.astype(w.dtype)[:, None] if binary else labels
+    start = time.perf_counter()
+    model.fit(X, y, batch_size=w.batch, epochs=w.epochs + 1, verbose=0, callbacks=[Clock()])
+    seconds = (ends[-1] - ends[0]) / w.epochs
+    COMPILE.setdefault((w.name, "keras"), []).append(max(0.0, ends[0] - start - seconds))
+    return seconds
+
+
+#: Compile (first-call) seconds of the compiling peers, per (workload, peer), per round.
+COMPILE: dict[tuple[str, str], list[float]] = {}
 
 
 def run_sklearn(w: Workload, X, labels, r: int) -> float:
@@ -165,18 +312,18 @@ def run_sklearn(w: Workload, X, labels, r: int) -> float:
     return (time.perf_counter() - start) / w.epochs
 
 
-PEERS = {"nnctl": run_nnctl, "gemm": run_gemm_floor, "torch": run_torch, "sklearn": run_sklearn}
+PEERS = {"nnctl": run_nnctl, "gemm": run_gemm_floor, "torch": run_torch, "jax": run_jax,
+         "keras": run_keras, "sklearn": run_sklearn}
 
 
 def available(peer: str) -> str | None:
     """None if the peer can run, else why not."""
-    module = {"torch": "torch", "sklearn": "sklearn"}.get(peer)
+    module = {"torch": "torch", "sklearn": "sklearn", "jax": "jax", "keras": "keras"}.get(peer)
     if module is None:
         return None
-    try:
-        __import__(module)
-    except ImportError:
-        return f"{module} is not installed (pip install {'torch==2.13.0' if module == 'torch' else 'scikit-learn'})"
+    if importlib.util.find_spec(module) is None:
+        install = {"torch": "torch==2.13.0", "sklearn": "scikit-learn"}.get(module, module)
+        return f"{module} is not installed (pip install {install})"
     return None
 
 
@@ -200,7 +347,12 @@ def main(argv=None) -> int:
 
     blas = [f"{p['internal_api']} {p.get('version')} ({p.get('architecture')})" for p in threadpool_info()
             if p["user_api"] == "blas"]
-    print(f"numpy {np.__version__}, BLAS: {', '.join(blas) or 'unknown'}; python {sys.version.split()[0]}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}, BLAS:"
+          f" {', '.join(blas) or 'unknown'}; python {sys.version.split()[0]}")
+    for peer, module in (("torch", "torch"), ("jax", "jax"), ("keras", "keras")):
+        if peer in args.peers.split(",") and importlib.util.find_spec(module) is not None:
+            print(f"{peer} {importlib.metadata.version(module)}", end="; ")
+    print()
     results = {}
     for name in args.workloads.split(","):
         w = WORKLOADS[name]
@@ -224,14 +376,20 @@ def main(argv=None) -> int:
                     times[peer].append(PEERS[peer](w, X, labels, r))
         row = {p: statistics.median(t) for p, t in times.items()}
         base = row.get("nnctl")
+        compile_s = {}
         for peer, t in row.items():
             note = ""
             if base and peer not in ("nnctl", "gemm"):
                 note = f"nnctl is {t / base:5.2f}x faster"
             elif base and peer == "gemm":
                 note = f"nnctl takes {base / t:5.2f}x the floor"
-            print(f"  {peer:8s} {t * 1e3:10.2f} ms/epoch  {w.rows / t:12,.0f} samples/s   {note}")
-        results[name] = {"workload": w.__dict__, "seconds_per_epoch": row, "rounds": times}
+            spread = f"({min(times[peer]) * 1e3:.2f} to {max(times[peer]) * 1e3:.2f})"
+            print(f"  {peer:8s} {t * 1e3:10.2f} ms/epoch {spread:22s} {w.rows / t:12,.0f} samples/s   {note}")
+            if (name, peer) in COMPILE:
+                compile_s[peer] = statistics.median(COMPILE[(name, peer)])
+                print(f"  {'':8s} + {compile_s[peer]:.2f} s to compile, once")
+        results[name] = {"workload": w.__dict__, "seconds_per_epoch": row, "rounds": times,
+                         "compile_seconds": compile_s}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

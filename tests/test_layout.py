@@ -25,10 +25,11 @@ ALLOWED = {
     "registry": {"registry", "errors"},
     "render": {"render", "errors"},
     "commands": {"commands", "config", "core", "data", "errors", "files", "model_file", "registry",
-                 "render", "plots", "onnx_graph"},
+                 "render", "plots", "onnx_graph", "kernels"},
     "cli": {"cli", "commands", "errors", "render", "__init__"},
     "plots": {"plots", "render"},
     "onnx_graph": {"onnx_graph", "core", "errors"},
+    "kernels": {"kernels", "core"},
     "bundled": set(),  # datasets/make_default.py, a script beside the data it made
     "__init__": {"__init__", "core", "errors"},
     "__main__": {"cli"},
@@ -100,6 +101,11 @@ def test_only_onnx_graph_imports_onnx():
     importers = sorted(p.relative_to(PACKAGE).as_posix() for p in FILES
                        if {"onnx", "onnxruntime"} & third_party(p))
     assert importers == ["onnx_graph.py"]
+
+
+def test_only_kernels_imports_numba():
+    importers = sorted(p.relative_to(PACKAGE).as_posix() for p in FILES if "numba" in third_party(p))
+    assert importers == ["kernels.py"]
 
 
 def test_only_plots_imports_matplotlib():

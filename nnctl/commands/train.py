@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .. import config as config_mod
-from .. import model_file, render
+from .. import kernels, model_file, render
 from .evaluate import finite, headline, report
 from ..config import Config, build_network, resolve_network
 from ..core.network import Network, describe
@@ -103,6 +103,8 @@ class Session:
                                          output_size(self.prep.target, self.prep.loss), self.prep.loss)
             self.start_epoch = 0
         self.optimizer = cfg.build_optimizer()
+        # A one-pass Adam step on large networks with the fast extra (bit for bit the same)
+        self.fused = kernels.accelerate(self.optimizer, self.network.theta.size)
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
         # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed

@@ -155,20 +155,29 @@ class Adam(Optimizer):
         self.M = self.M.astype(theta.dtype, copy=False)
         self.V = self.V.astype(theta.dtype, copy=False)
 
+    #: A compiled kernel making this update in one pass over the vectors, bit for bit
+    #: the NumPy passes below (``nnctl.kernels.adam``, with the fast extra), or None.
+    fused = None
+
     def _update(self, theta, grad, tmp):
         self.t += 1
         b1, b2, M, V = self.beta1, self.beta2, self.M, self.V
+        root = math.sqrt(1 - b2)
+        lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        c, eps = lr_t * (1 - b1) / root, self.eps / root
+        if self.fused is not None:  # scalars in theta's dtype, as the passes round them
+            dt = theta.dtype.type
+            self.fused(theta, grad, M, V, dt(b1), dt(b2), dt(c), dt(eps))
+            return
         M *= b1
         M += grad
         np.multiply(grad, grad, out=tmp)
         V *= b2
         V += tmp
-        root = math.sqrt(1 - b2)
-        lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         np.sqrt(V, out=tmp)
-        tmp += self.eps / root
+        tmp += eps
         np.divide(M, tmp, out=tmp)
-        tmp *= lr_t * (1 - b1) / root
+        tmp *= c
         theta -= tmp
 
     def state(self):

@@ -1,0 +1,82 @@
+"""nnctl.kernels (the fast extra, numba): each compiled kernel gives, bit for bit, what its
+NumPy reference in core gives, and training uses it only where it is meant to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnctl import kernels
+from nnctl.core.network import Network
+from nnctl.core.optimizers import get_optimizer
+from nnctl.core.train import fit
+
+pytest.importorskip("numba", reason="the fast extra (numba) is in the test extra")
+
+
+def _steps(optimizer, theta, grads):
+    class Net:  # what Optimizer.step reads of a network
+        pass
+    net = Net()
+    net.theta, net.weight_mask = theta, (np.arange(theta.size) % 3 != 0).astype(theta.dtype)
+    for g in grads:
+        net.grad = g.copy()
+        optimizer.step(net)
+    return theta
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [1, 7, 4097, 100_003])  # across the threads' chunk edges
+@pytest.mark.parametrize("name, params", [("adam", {}), ("adam", {"l2": 0.01, "clip_norm": 0.5}),
+                                          ("adamw", {"weight_decay": 0.1})])
+def test_fused_adam_is_bit_for_bit_numpys(dtype, size, name, params):
+    rng = np.random.default_rng(size)
+    theta = rng.standard_normal(size).astype(dtype)
+    grads = [(rng.standard_normal(size) * 10.0 ** rng.integers(-6, 3, size)).astype(dtype)
+             for _ in range(6)]
+    plain, fused = get_optimizer(name, lr=3e-3, **params), get_optimizer(name, lr=3e-3, **params)
+    fused.fused = kernels.adam()
+    a, b = _steps(plain, theta.copy(), grads), _steps(fused, theta.copy(), grads)
+    assert a.dtype == b.dtype == np.dtype(dtype)
+    assert np.array_equal(a, b), f"{np.count_nonzero(a != b)} of {size} differ"
+    assert np.array_equal(plain.M, fused.M) and np.array_equal(plain.V, fused.V)
+    assert not np.array_equal(a, theta)  # the steps did move it
+
+
+def test_training_with_the_kernel_is_bit_for_bit_the_same():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 600)).astype(np.float32)
+    Y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 600)].T
+    thetas = []
+    for use in (False, True):
+        net = Network([32, 256, 256, 4], ["relu", "tanh", "softmax"],
+                      loss="categorical_crossentropy", dtype="float32", rng=np.random.default_rng(1))
+        opt = get_optimizer("adam", lr=1e-3)
+        assert kernels.accelerate(opt, net.theta.size) and opt.fused is not None
+        if not use:
+            opt.fused = None
+        fit(net, X, Y, optimizer=opt, epochs=3, batch_size=64, rng=np.random.default_rng(2))
+        thetas.append(net.theta.copy())
+    assert np.array_equal(*thetas)
+
+
+def test_the_kernel_is_used_only_for_adam_on_large_networks(monkeypatch):
+    large = kernels.MIN_PARAMETERS
+    assert not kernels.accelerate(get_optimizer("adam"), large - 1)
+    assert not kernels.accelerate(get_optimizer("sgd"), large)
+    assert not kernels.accelerate(get_optimizer("momentum"), large)
+    assert kernels.accelerate(get_optimizer("adamw"), large)
+    monkeypatch.setenv("NNCTL_NO_KERNELS", "1")
+    assert not kernels.accelerate(get_optimizer("adam"), large)
+
+
+def test_nnctl_train_uses_it_on_a_large_network(tmp_path):
+    from nnctl import config
+    from nnctl.commands.train import Session
+
+    big = config.load(config.BUNDLED / "configs" / "iris.yaml").with_values(
+        {"network.layers": [{"units": 256}, {"units": 256}, {"activation": "softmax"}],
+         "output.runs": str(tmp_path)})
+    small = config.load(config.BUNDLED / "configs" / "iris.yaml").with_values(
+        {"output.runs": str(tmp_path)})
+    assert Session(big).fused and not Session(small).fused
