@@ -219,6 +219,13 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     return history
 
 
+#: Training data up to this size (X and Y) is gathered whole in each epoch's order, then
+#: sliced into batches: on a 2-core Xeon, 10,000 rows of 3 features took 0.5 ms an epoch in
+#: per-batch gathers and 0.03 ms whole; at 60,000 rows of 784 (188 MB) the batches were
+#: faster (24 ms against 35 ms) and needed no second copy.
+GATHER_WHOLE_BYTES = 32 * 2**20
+
+
 class _Steps:
     """The mini-batch steps of an epoch, with every buffer they need allocated once.
 
@@ -251,16 +258,37 @@ class _Steps:
         self.out = np.empty((n_out, self.m), dtype=dtype)
         self.dropout = any(layer.p > 0 for layer in network.layers)
         self.rng_state: tuple | None = None
+        # Small data is gathered whole in each epoch's order, and each batch is then a
+        # slice; large data a batch at a time, as a second copy would cost its size again.
+        self.whole = self.X_rows.nbytes + self.Y_rows.nbytes <= GATHER_WHOLE_BYTES
+        self._order: NDArray | None = None
+        if self.whole:
+            self.X_perm, self.Y_perm = np.empty_like(self.X_rows), np.empty_like(self.Y_rows)
+            self.w_perm = None if w is None else np.empty_like(self.w)
+
+    def begin(self, order: NDArray) -> None:
+        """An epoch visiting the samples in ``order``: for small data, gather them now."""
+        self._order = order
+        if self.whole:
+            # mode="clip": with out=, the default mode buffers the whole gather (3x slower).
+            np.take(self.X_rows, order, axis=0, out=self.X_perm, mode="clip")
+            np.take(self.Y_rows, order, axis=0, out=self.Y_perm, mode="clip")
+            if self.w is not None:
+                np.take(self.w, order, out=self.w_perm, mode="clip")
 
     def batch(self, order: NDArray, b: int) -> tuple[Array, Array, Array | None]:
+        """Batch ``b`` of the epoch ``begin`` started: ``X: (n[0] + 1, m_b)``, ``Y``, weights."""
         bs = self.batch_size
+        if self.whole:
+            rows = slice(b * bs, (b + 1) * bs)
+            return (self.X_perm[rows].T, self.Y_perm[rows].T,
+                    None if self.w is None else self.w_perm[rows])
         idx = order[b * bs:(b + 1) * bs]
         X_buf, Y_buf = (self.X_buf, self.Y_buf) if idx.size == bs else (
             self.X_buf[:idx.size], self.Y_buf[:idx.size])
         w = None
         if self.w is not None:
             w = np.take(self.w, idx, out=self.w_buf[:idx.size], mode="clip")
-        # mode="clip": with out=, the default mode buffers the whole gather (3x slower).
         return (np.take(self.X_rows, idx, axis=0, out=X_buf, mode="clip").T,
                 np.take(self.Y_rows, idx, axis=0, out=Y_buf, mode="clip").T, w)
 
@@ -273,6 +301,7 @@ class _Steps:
         drop = rng if self.dropout else None
         if drop is not None:  # so that replay draws the same masks
             self.rng_state = (type(drop.bit_generator), drop.bit_generator.state)
+        self.begin(order)
         for b in range(n):
             Xb, Yb, wb = self.batch(order, b)
             network.forward_cached(Xb, drop)
@@ -289,7 +318,8 @@ class _Steps:
     def figures(self, order: NDArray) -> tuple[float, dict[str, float]]:
         """The epoch's mean training loss and metrics, from the stored outputs."""
         network, out = self.network, self.out
-        Y = np.take(self.Y_cols, order, axis=1)  # in visiting order, like the stored outputs
+        # in visiting order, like the stored outputs
+        Y = self.Y_perm.T if self.whole else np.take(self.Y_cols, order, axis=1)
         if self.keep_Z:
             Z, A = out, network.layers[-1].activation.f(out)
         else:
@@ -307,6 +337,7 @@ class _Steps:
             kind, state_now = self.rng_state
             drop = np.random.Generator(kind())
             drop.bit_generator.state = state_now
+        self.begin(order)
         for b in range(self.n_batches):
             Xb, Yb, wb = self.batch(order, b)
             network.forward_cached(Xb, drop)

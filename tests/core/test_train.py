@@ -193,3 +193,27 @@ def test_accuracy_counts_a_tie_as_predict_labels_it():
     A = np.array([[0.1, 0.5, 0.4, 0.5], [0.9, 0.5, 0.6, 0.5]])  # ties in columns 1 and 3
     assert accuracy(A, np.eye(2)[:, [1, 0, 1, 1]]) == 0.75
     assert accuracy(np.array([[0.5, 0.7, 0.2]]), np.array([[0.0, 1.0, 1.0]])) == 2 / 3
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_gathering_the_epoch_whole_or_by_batch_trains_the_same_bits(monkeypatch, weights):
+    """Small data is gathered whole per epoch and sliced, large data a batch at a time
+    (GATHER_WHOLE_BYTES); with a partial last batch, sample weights and dropout, both give
+    the same weights and history, bit for bit."""
+    import nnctl.core.train as train_mod
+
+    rng = np.random.default_rng(3)
+    X, Y = xor3(203, rng)  # 203 = 6 batches of 32 and one of 11
+    w = rng.uniform(0.5, 2.0, 203) if weights else None
+    runs = []
+    for limit in (0, 2**40):
+        monkeypatch.setattr(train_mod, "GATHER_WHOLE_BYTES", limit)
+        net = Network([3, 8, 4, 1], ["tanh", "relu", "logistic"], loss="binary_crossentropy",
+                      rng=np.random.default_rng(0), dropout=[0.2, 0.1, 0.0])
+        history = fit(net, X, Y, optimizer=get_optimizer("adam", lr=0.01), epochs=4,
+                      batch_size=32, rng=np.random.default_rng(1), sample_weight=w,
+                      X_val=X[:, :50], Y_val=Y[:, :50])
+        runs.append((net.theta.copy(), [(r.train_loss, r.val_loss, r.metrics) for r in history.records]))
+    assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+    assert train_mod._Steps(net, get_optimizer("sgd"), X, Y, 32).whole  # the default: whole
