@@ -67,7 +67,23 @@ class Optimizer:
         raise NotImplementedError
 
     def state(self) -> dict[str, np.ndarray]:
-        """Arrays to save for resuming (moments, velocities)."""
+        """Arrays to save for resuming (moments, velocities): copies the caller owns."""
+        return {k: np.array(v) for k, v in self._state().items()}
+
+    def state_into(self, saved: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """``state()``, copied into the arrays of an earlier ``saved`` state when they fit
+        (training snapshots the state each epoch: no new arrays a time)."""
+        live = self._state()
+        if saved is None or saved.keys() != live.keys() or any(
+                np.shape(saved[k]) != np.shape(v) or saved[k].dtype != np.asarray(v).dtype
+                for k, v in live.items()):
+            return self.state()
+        for k, v in live.items():
+            np.copyto(saved[k], v)
+        return saved
+
+    def _state(self) -> dict[str, np.ndarray]:
+        """The state's arrays themselves (not copies)."""
         return {}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
@@ -103,19 +119,21 @@ class Momentum(Optimizer):
         if self.v is None or self.v.shape != theta.shape:
             self.v = np.zeros_like(theta)
         self.v = self.v.astype(theta.dtype, copy=False)
+        self._tmp2 = np.empty_like(theta) if self.nesterov else None
 
     def _update(self, theta, grad, tmp):
         np.multiply(grad, -self.lr, out=tmp)  # tmp = -lr grad
         self.v *= self.momentum
         self.v += tmp
         if self.nesterov:
-            tmp += self.momentum * self.v
+            np.multiply(self.v, self.momentum, out=self._tmp2)  # no temporary a step
+            tmp += self._tmp2
             theta += tmp
         else:
             theta += self.v
 
-    def state(self):
-        return {} if self.v is None else {"v": self.v.copy()}
+    def _state(self):
+        return {} if self.v is None else {"v": self.v}
 
     def load_state(self, state):
         if "v" in state:
@@ -180,10 +198,10 @@ class Adam(Optimizer):
         tmp *= c
         theta -= tmp
 
-    def state(self):
+    def _state(self):
         if self.M is None:
             return {}
-        return {"M": self.M.copy(), "V": self.V.copy(), "t": np.array(self.t)}
+        return {"M": self.M, "V": self.V, "t": np.array(self.t)}
 
     def load_state(self, state):
         if "M" in state:

@@ -155,6 +155,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
     steps = _Steps(network, optimizer, X, Y, batch_size, sample_weight)
     best_theta = network.theta.copy()
     epoch_theta = np.empty_like(network.theta)
+    epoch_state = None  # the optimizer's state at the epoch's start, for a replay
     monitor = diag.Monitor(network) if diagnostics else None
     measured: dict[str, float] = {}
 
@@ -171,7 +172,7 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             optimizer.lr = schedule(lr0, epoch - 1)
             order = rng.permutation(steps.m)
             np.copyto(epoch_theta, network.theta)
-            epoch_state = optimizer.state()
+            epoch_state = optimizer.state_into(epoch_state)
             steps.run(order, on_batch, after_first_step if monitor is not None else None, rng)
             train_loss, record_metrics = steps.figures(order)
             if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():

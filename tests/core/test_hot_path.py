@@ -90,6 +90,17 @@ def test_a_float32_step_allocates_nothing_for_each_output_and_option(output, los
     _assert_float32(net, optimizer)
 
 
+@pytest.mark.parametrize("name, params", [("sgd", {}), ("momentum", {}), ("nesterov", {}),
+                                          ("adam", {"clip_value": 0.1}), ("adamw", {"l2": 1e-3})])
+def test_a_float32_step_allocates_nothing_for_each_optimizer(name, params):
+    net = Network([UNITS, UNITS, UNITS, 10], ["relu", "relu", "softmax"],
+                  loss="categorical_crossentropy", dtype="float32", rng=np.random.default_rng(0))
+    optimizer = get_optimizer(name, lr=1e-3, **params)
+    peak = _peak_of_an_epoch(net, optimizer, "classes", dropout=False)
+    assert peak < LIMIT, f"{name}: {peak} bytes allocated by an epoch's steps"
+    _assert_float32(net, optimizer)
+
+
 def test_the_check_sees_a_float64_temporary(monkeypatch):
     """The measurement itself can fail: an upcast in the optimizer is caught."""
     net = Network([UNITS, UNITS, 10], ["relu", "softmax"], loss="categorical_crossentropy",
