@@ -7,9 +7,7 @@ Each phase of ``core.train.fit``'s step is timed by wrapping it (the wrapper's o
 clock read on each side, is measured and taken off): the batch gather, the forward pass,
 the backward pass and the optimizer's step; "epoch bookkeeping" is what the epoch's
 record, its loss and metrics, the output copies and the loop cost beyond the steps. The
-GEMM floor (bench_train's) is the matrix products alone, for scale. Also counted: the
-calls of C functions one step makes (NumPy's functions and methods; in-place operators
-such as ``A *= T`` are not calls and are not counted), by ``sys.setprofile``.
+GEMM floor (bench_train's) is the matrix products alone, for scale.
 """
 
 from __future__ import annotations
@@ -56,25 +54,6 @@ def clock_cost() -> float:
     return (clock() - t) / n
 
 
-def calls_per_step(net: Network, steps, order, drop) -> int:
-    count = 0
-
-    def hook(frame, event, arg):
-        nonlocal count
-        if event == "c_call":
-            count += 1
-    Xb, Yb, wb = steps.batch(order, 0)
-    sys.setprofile(hook)
-    try:
-        steps.batch(order, 0)
-        net.forward_cached(Xb, drop)
-        net.backward(Yb, wb)
-        steps.optimizer.step(net)
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 def profile(name: str, epochs: int) -> None:
     w = WORKLOADS[name]
     X, labels = make_data(w)
@@ -84,7 +63,6 @@ def profile(name: str, epochs: int) -> None:
     opt = Adam(lr=1e-3)
     fused = kernels.accelerate(opt, net.theta.size)  # as nnctl train does (the fast extra)
     spent = dict.fromkeys(PHASES, 0.0)
-    n_calls = {"steps": 0}
     Steps = train_mod._Steps
     originals = (Steps.batch, Network.forward_cached, Network.backward, Adam.step)
     try:
@@ -114,11 +92,9 @@ def _profile(name, w, X, Y, net, opt, fused, spent, epochs, Steps, originals) ->
     per_epoch = {p: spent[p] / epochs - overhead / len(PHASES) for p in PHASES}
     per_epoch["epoch bookkeeping"] = total - sum(per_epoch.values()) - overhead
     floor = statistics.median(run_gemm_floor(w, X, None, r) for r in range(3))
-    steps = Steps(net, opt, X.T, Y.T, w.batch)
-    calls = calls_per_step(net, steps, np.arange(w.rows), None)
     print(f"\n{name}: {'-'.join(map(str, w.sizes))} {w.hidden}, batch {w.batch}, {w.dtype},"
           f" {n_steps} steps an epoch; {total * 1e3:.1f} ms an epoch"
-          f" ({total / floor:.2f}x the GEMM floor, {floor * 1e3:.1f} ms); {calls} C calls a step;"
+          f" ({total / floor:.2f}x the GEMM floor, {floor * 1e3:.1f} ms);"
           f" Adam {'fused (numba)' if fused else 'in NumPy passes'}")
     for p, s in per_epoch.items():
         print(f"  {p:18s} {s * 1e3:9.2f} ms  {100 * s / total:5.1f}%"
