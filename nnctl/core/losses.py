@@ -37,7 +37,7 @@ class Loss:
         when given: ``(1/m) sum_i w_i l_i``."""
         if w is None:
             return self._mean(Z, A, Y)
-        return float(np.dot(self.per_sample(Z, A, Y), w)) / Z.shape[1]
+        return float(np.dot(self.per_sample(Z, A, Y), w)) / Y.shape[1]  # Z is None unless fused
 
     def _mean(self, Z: Array, A: Array, Y: Array) -> float:
         return float(self.per_sample(Z, A, Y).mean())

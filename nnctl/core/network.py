@@ -414,6 +414,12 @@ class Network:
             A_ones = layer._forward(A_ones, rng)
         self._backward_ready = True
 
+    def forget_pass(self) -> None:
+        """Drop the last forward's reference to its input (``backward`` then needs a new
+        forward): ``fit`` calls it on return, so the network does not keep its data alive."""
+        self.layers[0]._A_prev_ones = None
+        self._backward_ready = False
+
     def backward(self, Y: Array, w: Array | None = None) -> None:
         """Fill ``grad`` (every layer's ``dW, db, dalpha``) from the last ``forward``.
 

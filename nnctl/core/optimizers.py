@@ -138,6 +138,8 @@ class Momentum(Optimizer):
     def load_state(self, state):
         if "v" in state:
             self.v = np.array(state["v"])
+        else:  # the state before any step (a replayed first epoch): no velocity yet
+            self.v, self._theta = None, None
 
 
 class Adam(Optimizer):
@@ -182,7 +184,9 @@ class Adam(Optimizer):
         b1, b2, M, V = self.beta1, self.beta2, self.M, self.V
         root = math.sqrt(1 - b2)
         lr_t = self.lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        c, eps = lr_t * (1 - b1) / root, self.eps / root
+        # Python floats: NumPy rounds them to theta's dtype, as the kernel's dt() does (a
+        # NumPy float64 lr from a custom schedule would make the passes compute in float64)
+        c, eps = float(lr_t * (1 - b1) / root), float(self.eps / root)
         if self.fused is not None:  # scalars in theta's dtype, as the passes round them
             dt = theta.dtype.type
             self.fused(theta, grad, M, V, dt(b1), dt(b2), dt(c), dt(eps))
@@ -206,6 +210,8 @@ class Adam(Optimizer):
     def load_state(self, state):
         if "M" in state:
             self.M, self.V, self.t = np.array(state["M"]), np.array(state["V"]), int(state["t"])
+        else:  # the state before any step (a replayed first epoch): no moments yet
+            self.M, self.V, self.t, self._theta = None, None, 0, None
 
 
 class AdamW(Adam):

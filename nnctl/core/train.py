@@ -153,71 +153,79 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
             raise DataError(f"sample_weight must be {X.shape[1]} finite weights >= 0, got shape"
                             f" {sample_weight.shape}")
     steps = _Steps(network, optimizer, X, Y, batch_size, sample_weight)
-    best_theta = network.theta.copy()
-    epoch_theta = np.empty_like(network.theta)
-    epoch_state = None  # the optimizer's state at the epoch's start, for a replay
-    monitor = diag.Monitor(network) if diagnostics else None
-    measured: dict[str, float] = {}
-
-    def after_first_step() -> None:  # the layers still hold the first batch's pass
-        measured.clear()
-        measured.update(monitor.measure(epoch_theta))
-    best_loss = math.inf
-    lr0 = optimizer.lr
-    since_best = 0
-    epoch = start_epoch
     try:
-        for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
-            start = time.perf_counter()
-            optimizer.lr = schedule(lr0, epoch - 1)
-            order = rng.permutation(steps.m)
-            np.copyto(epoch_theta, network.theta)
-            epoch_state = optimizer.state_into(epoch_state)
-            steps.run(order, on_batch, after_first_step if monitor is not None else None, rng)
-            train_loss, record_metrics = steps.figures(order)
-            if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():
-                where = steps.replay(order, epoch_theta, epoch_state)
-                _diverged(network, history, best_theta, epoch, where)
-            val_loss = None
-            if X_val is not None:
-                val_loss, val_metrics = evaluate(network, X_val, Y_val)
-                if not math.isfinite(val_loss):
-                    _diverged(network, history, best_theta, epoch, ("the validation loss", None))
-                record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
-            record = EpochRecord(epoch, train_loss, val_loss, record_metrics, optimizer.lr,
-                                 time.perf_counter() - start)
-            if monitor is not None:
-                record.diagnostics = dict(measured)
-                record.warnings = monitor.warnings(measured, epoch=epoch, lr=optimizer.lr,
-                                                   batch=steps.batch_size)
-            history.records.append(record)
+        best_theta = network.theta.copy()
+        epoch_theta = np.empty_like(network.theta)
+        epoch_state = None  # the optimizer's state at the epoch's start, for a replay
+        monitor = diag.Monitor(network) if diagnostics else None
+        measured: dict[str, float] = {}
 
-            monitored = val_loss if val_loss is not None else record.train_loss
-            if observe is not None:  # a schedule that watches the loss (reduce_on_plateau)
-                observe(monitored)
-            if monitored < best_loss - min_delta:
-                best_loss, since_best = monitored, 0
-                history.best_epoch = epoch
-                np.copyto(best_theta, network.theta)
-            else:
-                since_best += 1
-            if on_epoch is not None:
-                on_epoch(record)
-            if patience is not None and since_best >= patience:
-                history.stopped_early = True
-                break
-    except KeyboardInterrupt as e:
-        if history.best_epoch is not None:
+        def after_first_step() -> None:  # the layers still hold the first batch's pass
+            measured.clear()
+            measured.update(monitor.measure(epoch_theta))
+        best_loss = math.inf
+        lr0 = optimizer.lr
+        since_best = 0
+        epoch = start_epoch
+        try:
+            for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+                start = time.perf_counter()
+                optimizer.lr = float(schedule(lr0, epoch - 1))  # a Python float: no float64 pass
+                order = rng.permutation(steps.m)
+                np.copyto(epoch_theta, network.theta)
+                epoch_state = optimizer.state_into(epoch_state)
+                steps.run(order, on_batch, after_first_step if monitor is not None else None, rng)
+                train_loss, record_metrics = steps.figures(order)
+                if not math.isfinite(train_loss) or not np.isfinite(network.theta).all():
+                    where = steps.replay(order, epoch_theta, epoch_state)
+                    _diverged(network, history, best_theta, epoch, where)
+                val_loss = None
+                if X_val is not None:
+                    val_loss, val_metrics = evaluate(network, X_val, Y_val)
+                    if not math.isfinite(val_loss):
+                        _diverged(network, history, best_theta, epoch, ("the validation loss", None))
+                    record_metrics.update({f"val_{k}": v for k, v in val_metrics.items()})
+                record = EpochRecord(epoch, train_loss, val_loss, record_metrics, optimizer.lr,
+                                     time.perf_counter() - start)
+                if monitor is not None:
+                    record.diagnostics = dict(measured)
+                    record.warnings = monitor.warnings(measured, epoch=epoch, lr=optimizer.lr,
+                                                       batch=steps.batch_size)
+                history.records.append(record)
+
+                monitored = val_loss if val_loss is not None else record.train_loss
+                if observe is not None:  # a schedule that watches the loss (reduce_on_plateau)
+                    observe(monitored)
+                if monitored < best_loss - min_delta:
+                    best_loss, since_best = monitored, 0
+                    history.best_epoch = epoch
+                    np.copyto(best_theta, network.theta)
+                else:
+                    since_best += 1
+                if on_epoch is not None:
+                    on_epoch(record)
+                if patience is not None and since_best >= patience:
+                    history.stopped_early = True
+                    break
+        except KeyboardInterrupt as e:
+            if history.best_epoch is not None:
+                np.copyto(network.theta, best_theta)
+            by = f" by {e.name}" if isinstance(e, Interrupt) else ""
+            done = bool(history.records) and history.records[-1].epoch == epoch
+            when = f"after epoch {epoch}" if done else f"during epoch {epoch}"
+            raise TrainingInterrupted(f"interrupted{by} {when}", epoch=epoch,
+                                      history=history, signum=getattr(e, "signum", 2)) from None
+        optimizer.lr = lr0
+        if patience is not None and history.best_epoch is not None:
             np.copyto(network.theta, best_theta)
-        by = f" by {e.name}" if isinstance(e, Interrupt) else ""
-        done = bool(history.records) and history.records[-1].epoch == epoch
-        when = f"after epoch {epoch}" if done else f"during epoch {epoch}"
-        raise TrainingInterrupted(f"interrupted{by} {when}", epoch=epoch,
-                                  history=history, signum=getattr(e, "signum", 2)) from None
-    optimizer.lr = lr0
-    if patience is not None and history.best_epoch is not None:
-        np.copyto(network.theta, best_theta)
-    return history
+        return history
+    finally:
+        # If the last pass was a training batch, its input is a view of this call's copy of
+        # the data (the whole epoch, for small data): the network must not keep it alive.
+        last_input = network.layers[0]._A_prev_ones
+        if last_input is not None and any(np.may_share_memory(last_input, data)
+                                          for data in steps.inputs()):
+            network.forget_pass()
 
 
 #: Training data up to this size (X and Y) is gathered whole in each epoch's order, then
@@ -266,6 +274,10 @@ class _Steps:
         if self.whole:
             self.X_perm, self.Y_perm = np.empty_like(self.X_rows), np.empty_like(self.Y_rows)
             self.w_perm = None if w is None else np.empty_like(self.w)
+
+    def inputs(self) -> list[Array]:
+        """The arrays a batch's ``X`` is a view of."""
+        return [self.X_perm, self.X_buf] if self.whole else [self.X_buf]
 
     def begin(self, order: NDArray) -> None:
         """An epoch visiting the samples in ``order``: for small data, gather them now."""
@@ -320,7 +332,8 @@ class _Steps:
         """The epoch's mean training loss and metrics, from the stored outputs."""
         network, out = self.network, self.out
         # in visiting order, like the stored outputs
-        Y = self.Y_perm.T if self.whole else np.take(self.Y_cols, order, axis=1)
+        # (C order either way: the metrics' sums then add in the same order, bit for bit)
+        Y = np.ascontiguousarray(self.Y_perm.T) if self.whole else np.take(self.Y_cols, order, axis=1)
         if self.keep_Z:
             Z, A = out, network.layers[-1].activation.f(out)
         else:

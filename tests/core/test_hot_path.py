@@ -19,6 +19,7 @@ import pytest
 from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.network import Network
 from nnctl.core.optimizers import get_optimizer
+from nnctl.core import train as train_mod
 from nnctl.core.train import _Steps
 
 M, BATCH, UNITS = 1024, 256, 256  # a (256, 256) float32 array is 256 KiB
@@ -33,6 +34,7 @@ def _peak_of_an_epoch(net: Network, optimizer, loss_kind: str, dropout: bool) ->
     Y = (np.eye(n_out, dtype=net.dtype)[rng.integers(0, n_out, M)].T if loss_kind == "classes"
          else rng.standard_normal((n_out, M)).astype(net.dtype))
     steps = _Steps(net, optimizer, X, Y, BATCH)
+    assert steps.whole == (train_mod.GATHER_WHOLE_BYTES > 0)
     order = rng.permutation(M)
     drop = np.random.default_rng(1) if dropout else None
     steps.run(order, None, None, drop)  # warm: each buffer made once
@@ -58,8 +60,11 @@ def _assert_float32(net: Network, optimizer) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.parametrize("gather", ["whole", "per batch"])
 @pytest.mark.parametrize("hidden", HIDDEN)
-def test_a_float32_step_allocates_nothing_for_each_hidden_activation(hidden):
+def test_a_float32_step_allocates_nothing_for_each_hidden_activation(hidden, gather, monkeypatch):
+    if gather == "per batch":  # the path of data above GATHER_WHOLE_BYTES
+        monkeypatch.setattr(train_mod, "GATHER_WHOLE_BYTES", 0)
     net = Network([UNITS, UNITS, UNITS, 10], [hidden, hidden, "softmax"],
                   loss="categorical_crossentropy", dtype="float32", rng=np.random.default_rng(0))
     optimizer = get_optimizer("adam", lr=1e-3)

@@ -90,3 +90,13 @@ def test_unknown_loss_lists_choices():
     assert "binary_crossentropy, categorical_crossentropy, huber, mae, mse" in str(e.value)
     assert "did you mean 'mse'?" in str(e.value)
     assert get_loss("BCE") is LOSSES["binary_crossentropy"]
+
+
+@pytest.mark.parametrize("name", ["mse", "mae", "huber"])
+def test_a_weighted_loss_needs_no_logits(name):
+    """The unfused losses are given Z = None; weighting them once divided by Z's width."""
+    rng = np.random.default_rng(0)
+    A, Y, w = rng.standard_normal((2, 5)), rng.standard_normal((2, 5)), rng.uniform(0, 2, 5)
+    loss = get_loss(name)
+    per_sample = loss.per_sample(None, A, Y)
+    assert loss.value(None, A, Y, w) == pytest.approx(float(per_sample @ w) / 5, rel=1e-14)

@@ -122,3 +122,28 @@ def test_schedules():
         get_schedule("step", step=3)
     with pytest.raises(ConfigError, match="gamma must be in"):
         get_schedule("exponential", gamma=1.5)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam", "adamw"])
+def test_state_is_a_copy_and_state_into_reuses_the_callers_arrays(name):
+    """A saved state (a model file's, an epoch's snapshot) must not change as training goes
+    on; state_into copies into the arrays of the state it is given."""
+    net = Network([3, 4, 1], ["tanh", "identity"], rng=np.random.default_rng(0))
+    opt = get_optimizer(name, lr=0.1)
+    assert opt.state() == {} and opt.state_into(None) == {}
+    net.grad[...] = 1.0
+    opt.step(net)
+    saved = opt.state()
+    kept = {k: np.array(v) for k, v in saved.items()}
+    snapshot = opt.state_into(None)
+    arrays = {k: v for k, v in snapshot.items()}
+    net.grad[...] = -2.0
+    opt.step(net)
+    for k in kept:
+        np.testing.assert_array_equal(saved[k], kept[k])  # untouched by the step
+    again = opt.state_into(snapshot)
+    assert again is snapshot and all(again[k] is arrays[k] for k in arrays)  # reused
+    now = opt.state()
+    for k in now:
+        np.testing.assert_array_equal(again[k], now[k])
+    assert any(not np.array_equal(now[k], kept[k]) for k in now)

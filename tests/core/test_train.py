@@ -196,24 +196,81 @@ def test_accuracy_counts_a_tie_as_predict_labels_it():
 
 
 @pytest.mark.parametrize("weights", [False, True])
-def test_gathering_the_epoch_whole_or_by_batch_trains_the_same_bits(monkeypatch, weights):
+@pytest.mark.parametrize("task", ["binary", "3 regression outputs"])
+def test_gathering_the_epoch_whole_or_by_batch_trains_the_same_bits(monkeypatch, weights, task):
     """Small data is gathered whole per epoch and sliced, large data a batch at a time
     (GATHER_WHOLE_BYTES); with a partial last batch, sample weights and dropout, both give
-    the same weights and history, bit for bit."""
+    the same weights and history (every metric too), bit for bit."""
     import nnctl.core.train as train_mod
 
     rng = np.random.default_rng(3)
     X, Y = xor3(203, rng)  # 203 = 6 batches of 32 and one of 11
+    if task == "binary":
+        sizes, acts, loss = [3, 8, 4, 1], ["tanh", "relu", "logistic"], "binary_crossentropy"
+    else:
+        Y = np.vstack([X[0] * X[1], X[2] ** 2, X.sum(axis=0)])
+        sizes, acts, loss = [3, 8, 4, 3], ["tanh", "relu", "identity"], "mse"
     w = rng.uniform(0.5, 2.0, 203) if weights else None
     runs = []
     for limit in (0, 2**40):
         monkeypatch.setattr(train_mod, "GATHER_WHOLE_BYTES", limit)
-        net = Network([3, 8, 4, 1], ["tanh", "relu", "logistic"], loss="binary_crossentropy",
-                      rng=np.random.default_rng(0), dropout=[0.2, 0.1, 0.0])
+        net = Network(sizes, acts, loss=loss, rng=np.random.default_rng(0), dropout=[0.2, 0.1, 0.0])
         history = fit(net, X, Y, optimizer=get_optimizer("adam", lr=0.01), epochs=4,
                       batch_size=32, rng=np.random.default_rng(1), sample_weight=w,
                       X_val=X[:, :50], Y_val=Y[:, :50])
         runs.append((net.theta.copy(), [(r.train_loss, r.val_loss, r.metrics) for r in history.records]))
     assert_array_equal(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1]
+    monkeypatch.undo()
     assert train_mod._Steps(net, get_optimizer("sgd"), X, Y, 32).whole  # the default: whole
+
+
+def test_fit_does_not_keep_its_copy_of_the_data_alive():
+    rng = np.random.default_rng(0)
+    X, Y = xor3(4000, rng)
+    net = Network([3, 8, 1], ["tanh", "logistic"], loss="binary_crossentropy",
+                  rng=np.random.default_rng(0))
+    fit(net, X, Y, optimizer=get_optimizer("adam"), epochs=1, batch_size=32,
+        rng=np.random.default_rng(1))
+    assert net.layer(1).A_prev is None  # the last batch was a view of fit's gathered epoch
+    with pytest.raises(RuntimeError, match="needs a forward first"):
+        net.backward(Y[:, :32])
+
+
+def _first_failure(net, optimizer, X, Y, order, batch_size):
+    """Where an epoch from a fresh optimizer first breaks, found step by step (the truth a
+    diverged epoch's replay must report)."""
+    import nnctl.core.train as train_mod
+
+    steps = train_mod._Steps(net, optimizer, X, Y, batch_size)
+    steps.begin(order)
+    for b in range(steps.n_batches):
+        Xb, Yb, _ = steps.batch(order, b)
+        net.forward_cached(Xb)
+        if not np.isfinite(net.cost(Yb)):
+            return f"the training loss (batch {b + 1})"
+        net.backward(Yb)
+        optimizer.step(net)
+        if not np.isfinite(net.theta).all():
+            return f"the parameters (after batch {b + 1})"
+    return None
+
+
+@pytest.mark.parametrize("name, lr", [("momentum", 0.01), ("adam", 1e18)])
+def test_a_diverged_first_epoch_is_replayed_from_a_fresh_optimizer(name, lr):
+    """The replay starts from the optimizer as it was before the epoch: in the first epoch
+    that is no velocity or moments at all (it once kept the diverged ones, and so always
+    blamed batch 1)."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((4, 400)) * 10).astype(np.float32)  # as fit takes them
+    Y = X.sum(axis=0, keepdims=True) * np.float32(1e3)
+    make = lambda: Network([4, 16, 1], ["relu", "identity"], loss="mse", dtype="float32",
+                           rng=np.random.default_rng(1))
+    with np.errstate(all="ignore"):
+        truth = _first_failure(make(), get_optimizer(name, lr=lr), X, Y,
+                               np.random.default_rng(2).permutation(400), 16)
+    assert truth is not None and "batch 1)" not in truth, truth
+    with pytest.raises(TrainingDiverged) as e:
+        fit(make(), X, Y, optimizer=get_optimizer(name, lr=lr), epochs=1, batch_size=16,
+            rng=np.random.default_rng(2))
+    assert truth in str(e.value), (truth, str(e.value))
