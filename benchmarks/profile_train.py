@@ -6,7 +6,8 @@
 Each phase of ``core.train.fit``'s step is timed by wrapping it (the wrapper's own cost, a
 clock read on each side, is measured and taken off): the batch gather, the forward pass,
 the backward pass and the optimizer's step; "epoch bookkeeping" is what the epoch's
-record, its loss and metrics, the output copies and the loop cost beyond the steps. The
+record, its loss and metrics, the output copies and the loop cost beyond the steps. (The
+first timed epoch follows a warm-up one, as in bench_train.) The
 GEMM floor (bench_train's) is the matrix products alone, for scale.
 """
 
@@ -64,7 +65,7 @@ def profile(name: str, epochs: int) -> None:
     fused = kernels.accelerate(opt, net.theta.size)  # as nnctl train does (the fast extra)
     spent = dict.fromkeys(PHASES, 0.0)
     Steps = train_mod._Steps
-    originals = (Steps.batch, Network.forward_cached, Network.backward, Adam.step)
+    originals = (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step)
     try:
         from threadpoolctl import threadpool_limits
         limits = threadpool_limits(limits=w.threads, user_api="blas")
@@ -79,13 +80,14 @@ def _profile(name, w, X, Y, net, opt, fused, spent, epochs, Steps, originals) ->
         train_mod.fit(net, X.T, Y.T, optimizer=opt, epochs=1, batch_size=w.batch,
                       rng=np.random.default_rng(0))  # warm: buffers, caches
         Steps.batch = timed(spent, "gather", Steps.batch)
+        Steps.begin = timed(spent, "gather", Steps.begin)  # the whole epoch's, small data
         Network.forward_cached = timed(spent, "forward", Network.forward_cached)
         Network.backward = timed(spent, "backward", Network.backward)
         Adam.step = timed(spent, "optimizer", Adam.step)
         history = train_mod.fit(net, X.T, Y.T, optimizer=opt, epochs=epochs,
                                 batch_size=w.batch, rng=np.random.default_rng(1))
     finally:
-        Steps.batch, Network.forward_cached, Network.backward, Adam.step = originals
+        Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step = originals
     total = sum(r.seconds for r in history.records) / epochs
     n_steps = -(-w.rows // w.batch)
     overhead = 2 * clock_cost() * n_steps * len(PHASES)  # per epoch, the wrappers' clocks
