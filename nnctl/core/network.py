@@ -298,6 +298,8 @@ class Network:
         self._output_gradient: dict[int, Array] = {}
         self._backward_ready = False  # the layers hold a forward that backward may use
         off, a_off = 0, sum(blocks)
+        # auto draws the output layer for its loss (core.init.OUTPUT_GAIN)
+        output_kind = "regression" if self.loss.name in REGRESSION_LOSSES else "classification"
         for l in range(1, L + 1):
             n, n_prev, act = sizes[l], sizes[l - 1], acts[l - 1]
             Wb, dWb = _view(self.theta, off, (n, n_prev + 1)), _view(self.grad, off, (n, n_prev + 1))
@@ -313,9 +315,8 @@ class Network:
             elif alphas[l - 1] is not None:
                 raise ConfigError(f"layer {l}: activation '{act.name}' takes no alpha")
             layer = Dense(Wb, dWb, act, alpha, dalpha)
-            kind = None if l < L else "regression" if self.loss.name in REGRESSION_LOSSES \
-                else "classification"
-            layer.W[...] = initial_weights(rng, init, act, n, n_prev, output=kind)
+            layer.W[...] = initial_weights(rng, init, act, n, n_prev,
+                                           output=output_kind if l == L else None)
             self.layers.append(layer)
         if dropout is not None:
             self.set_dropout(dropout)

@@ -256,7 +256,6 @@ class _Steps:
         self.X_rows[:, :-1] = X.T
         self.X_rows[:, -1] = 1
         self.Y_rows = np.ascontiguousarray(Y.T)
-        self.Y_cols = np.ascontiguousarray(Y)  # for the epoch's figures
         self.X_buf = np.empty((bs, X.shape[0] + 1), dtype=dtype)
         self.Y_buf = np.empty((bs, n_out), dtype=dtype)
         self.w = w
@@ -270,10 +269,11 @@ class _Steps:
         # Small data is gathered whole in each epoch's order, and each batch is then a
         # slice; large data a batch at a time, as a second copy would cost its size again.
         self.whole = self.X_rows.nbytes + self.Y_rows.nbytes <= GATHER_WHOLE_BYTES
-        self._order: NDArray | None = None
         if self.whole:
             self.X_perm, self.Y_perm = np.empty_like(self.X_rows), np.empty_like(self.Y_rows)
             self.w_perm = None if w is None else np.empty_like(self.w)
+        else:
+            self.Y_cols = np.ascontiguousarray(Y)  # for the epoch's figures
 
     def inputs(self) -> list[Array]:
         """The arrays a batch's ``X`` is a view of."""
@@ -281,7 +281,6 @@ class _Steps:
 
     def begin(self, order: NDArray) -> None:
         """An epoch visiting the samples in ``order``: for small data, gather them now."""
-        self._order = order
         if self.whole:
             # mode="clip": with out=, the default mode buffers the whole gather (3x slower).
             np.take(self.X_rows, order, axis=0, out=self.X_perm, mode="clip")
@@ -338,7 +337,7 @@ class _Steps:
             Z, A = out, network.layers[-1].activation.f(out)
         else:
             Z, A = None, out
-        w = None if self.w is None else self.w[order]
+        w = None if self.w is None else self.w_perm if self.whole else self.w[order]
         return network.loss.value(Z, A, Y, w), _metrics(network, A, Y, "train_")
 
     def replay(self, order: NDArray, theta: Array, state: dict) -> tuple[str, tuple[int, str] | None]:
