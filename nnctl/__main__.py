@@ -1,5 +1,5 @@
 """``python -m nnctl``."""
 
-from .cli import main
+from .cli import entry
 
-main(prog_name="nnctl")
+entry()

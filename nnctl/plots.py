@@ -84,6 +84,18 @@ def available() -> bool:
     return True
 
 
+def warm() -> None:
+    """Import what drawing takes (matplotlib's figures, both backends, its fonts: about
+    0.7 s), so that a caller with time to spare, a sweep waiting on its workers, does it
+    ahead in a thread. Nothing without matplotlib."""
+    try:
+        import matplotlib.style  # noqa: F401
+        from matplotlib.backends import backend_agg, backend_svg  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError:
+        pass
+
+
 def images(rows: Sequence[Mapping], *, task: str, confusion: Sequence[Sequence[int]] | None = None,
            classes: Sequence[str] | None = None) -> dict[str, bytes]:
     """The plot files of a run, contents by file name.
