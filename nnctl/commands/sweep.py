@@ -291,7 +291,6 @@ def _distributed(search: _Search, workers: int | None, scheduler: str | None) ->
         raise DataError("--workers and --scheduler need dask: pip install 'nnctl[sweep]'"
                         " (optuna and dask[distributed])") from None
     import multiprocessing
-    import os
     import threading
 
     sweep = search.sweep
@@ -307,10 +306,13 @@ def _distributed(search: _Search, workers: int | None, scheduler: str | None) ->
         _start_forkserver()
     # Dask's timers, made for clusters of many machines, cost the main process and each
     # worker CPU that the trials need on a small machine: the event loops' health tick
-    # (every 20 ms), the nanny's memory poll (100 ms), the system monitor (500 ms).
+    # (every 20 ms), the nanny's memory poll (100 ms), the system monitor (500 ms), and
+    # work stealing's balance (100 ms), which has nothing to balance here: each worker
+    # holds its trial and the next, and a lost worker's trial is sent again anyway.
     settings.update({"distributed.admin.tick.interval": "1s",
                      "distributed.worker.memory.monitor-interval": "1s",
-                     "distributed.admin.system-monitor.interval": "2s"})
+                     "distributed.admin.system-monitor.interval": "2s",
+                     "distributed.scheduler.work-stealing": False})
     with dask.config.set(settings):
         try:
             if scheduler is None:
@@ -336,14 +338,6 @@ def _distributed(search: _Search, workers: int | None, scheduler: str | None) ->
                 cluster.scale(workers)
             study = search.study(search.storage_url, seed=sweep.seed)
             missing = _start(study, search)
-            if cluster is not None:
-                # The workers (started above, at the normal priority) train; this process
-                # only asks and tells the study, and its SQLite writes took a third of a
-                # core from them on 2 cores. Lower, it works in what the workers leave.
-                try:
-                    os.nice(10)
-                except OSError:
-                    pass
             if missing and search.draws_images:
                 # This process mostly waits now: the imports of the sweep's drawing, done
                 # here ahead of the end, are 0.7 s less between the last trial and exit.
@@ -387,7 +381,10 @@ def _dispatch(client, study, search: _Search, missing: int, threads: int | None)
 
     sweep = search.sweep
     # Two tasks per worker thread in flight: a worker starts its next trial at once, without
-    # waiting for this process to tell the last one and ask for another. (A local cluster's
+    # waiting for this process to tell the last one and ask for another. (This process
+    # keeps its normal priority: lowered, its main thread was preempted while it held the
+    # GIL, which stalled the scheduler's thread, and the workers sat idle 60 ms between
+    # trials on average, up to 260 ms.) (A local cluster's
     # workers are still starting now, so their number is the one asked for.)
     if threads is None:
         threads = sum(w.get("nthreads", 1) for w in
