@@ -3,6 +3,7 @@ against plain Adam, on bench_train's workloads, and dropout's cost in elementwis
 
     python benchmarks/bench_options.py                 # tiny, small and mnist, 5 rounds
     python benchmarks/bench_options.py -w small --rounds 3
+    python benchmarks/bench_options.py --torch     # and PyTorch's dropout, on the same bar
 
 Each variant trains the same network on the same data with the same seed; the rounds of
 the variants alternate, so that a shared machine's noise falls on all of them. Reported:
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_io import cpu_model  # noqa: E402
-from bench_train import WORKLOADS, make_data, targets_nnctl  # noqa: E402
+from bench_train import WORKLOADS, make_data, run_torch, targets_nnctl  # noqa: E402
 from nnctl.core.network import Network  # noqa: E402
 from nnctl.core.optimizers import Adam, AdamW  # noqa: E402
 from nnctl.core.schedules import get_schedule  # noqa: E402
@@ -64,10 +65,28 @@ def one_pass_seconds(w) -> float:
     return time.perf_counter() - start
 
 
+def torch_pass_seconds(w) -> float:
+    """PyTorch's own pass: one in-place multiply over every hidden layer's (m, n[l]) at each
+    step of an epoch."""
+    import torch
+
+    torch.set_num_threads(w.threads)
+    dtype = torch.float32 if w.dtype == "float32" else torch.float64
+    A = [torch.ones((w.batch, n), dtype=dtype) for n in w.sizes[1:-1]]
+    steps = -(-w.rows // w.batch)
+    start = time.perf_counter()
+    for _ in range(steps):
+        for a in A:
+            a.mul_(1.0)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-w", "--workloads", default="tiny,small,mnist")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--torch", action="store_true",
+                        help="also PyTorch's dropout against its Adam (torch installed)")
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; median of {args.rounds} rounds")
     for name in args.workloads.split(","):
@@ -89,6 +108,18 @@ def main() -> None:
             extra = "" if k != "dropout 0.2" else f"; +{(med - base) / one:.1f} passes"
             print(f"  {k:18s} {med:8.4f} s/epoch ({min(v):.4f} to {max(v):.4f})"
                   f"  {med / base:5.2f}x adam{extra}")
+        if args.torch:
+            # The same bar for PyTorch's nn.Dropout, in PyTorch's own passes.
+            t = {0.0: [], 0.2: []}
+            t_pass = []
+            for r in range(args.rounds):
+                for p in t:
+                    t[p].append(run_torch(w, X, labels, r, dropout=p))
+                t_pass.append(torch_pass_seconds(w))
+            b, d, o = (statistics.median(t[0.0]), statistics.median(t[0.2]),
+                       statistics.median(t_pass))
+            print(f"  PyTorch: adam {b:.4f} s/epoch, nn.Dropout(0.2) {d:.4f}: {d / b:5.2f}x;"
+                  f" +{(d - b) / o:.1f} of its passes ({o * 1e3:.2f} ms an epoch)")
 
 
 if __name__ == "__main__":

@@ -134,10 +134,11 @@ def run_gemm_floor(w: Workload, X, labels, r: int) -> float:
     return (time.perf_counter() - start) / w.epochs
 
 
-def run_torch(w: Workload, X, labels, r: int) -> float:
+def run_torch(w: Workload, X, labels, r: int, dropout: float = 0.0) -> float:
     """PyTorch as its users write a fast loop: one permutation per epoch gathered into a
     contiguous tensor, then slices; ``zero_grad(set_to_none=True)``; threads matched; Adam
-    fused (one kernel over every parameter) where this build has it, else foreach."""
+    fused (one kernel over every parameter) where this build has it, else foreach.
+    (``dropout``: ``nn.Dropout`` after each hidden activation, for bench_options.)"""
     import torch
     from torch import nn
 
@@ -154,6 +155,8 @@ def run_torch(w: Workload, X, labels, r: int) -> float:
         layers.append(nn.Linear(w.sizes[l - 1], w.sizes[l]))
         if l < len(w.sizes) - 1:
             layers.append(act())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
     model = nn.Sequential(*layers).to(dtype)
     loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
     try:
