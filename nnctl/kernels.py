@@ -23,6 +23,7 @@ import os
 MIN_PARAMETERS = 50_000
 
 _ADAM = None
+_DROPOUT = None
 
 
 def available() -> bool:
@@ -65,6 +66,32 @@ def adam():
     return _ADAM
 
 
+def dropout_mask():
+    """``dropout_mask(u, dropped, scale, A, M, D)``: inverted dropout's mask and output in
+    one pass, the arithmetic of ``core.network.Dense._forward``::
+
+        M = (u >= dropped) * scale;  D = A * M
+
+    (``u``: the 16 random bits of each unit, ``scale = 1 / q`` in the arrays' dtype; all
+    ``(n[l], m)``, ``D`` the top rows of ``[A * M; 1]``)."""
+    global _DROPOUT
+    if _DROPOUT is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True, error_model="numpy")
+        def mask(u, dropped, scale, A, M, D):  # pragma: no cover - compiled
+            zero = scale - scale  # 0 in the arrays' dtype
+            n, m = A.shape
+            for i in range(n):
+                for j in range(m):
+                    k = scale if u[i, j] >= dropped else zero
+                    M[i, j] = k
+                    D[i, j] = A[i, j] * k
+
+        _DROPOUT = mask
+    return _DROPOUT
+
+
 def accelerate(optimizer, parameters: int) -> bool:
     """Give an Adam (or AdamW) ``optimizer`` its fused kernel when numba is installed and
     ``parameters`` are enough to gain; True if it did."""
@@ -74,3 +101,14 @@ def accelerate(optimizer, parameters: int) -> bool:
         optimizer.fused = adam()
         return True
     return False
+
+
+def accelerate_dropout(network) -> bool:
+    """Give each layer of ``network`` that drops units the fused mask, when numba is
+    installed and the network is large enough to gain; True if it did."""
+    layers = [network.layer(l) for l in range(1, network.L + 1)]
+    if not any(layer.p > 0 for layer in layers) or not worth_it(network.theta.size):
+        return False
+    for layer in layers:
+        layer.fused_mask = dropout_mask()
+    return True

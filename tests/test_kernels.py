@@ -85,3 +85,65 @@ def test_nnctl_train_uses_it_on_a_large_network(tmp_path):
     small = config.load(config.BUNDLED / "configs" / "iris.yaml").with_values(
         {"output.runs": str(tmp_path)})
     assert Session(big).fused and not Session(small).fused
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (257, 129)])
+@pytest.mark.parametrize("p", [0.001, 0.2, 0.5, 0.999])
+def test_fused_dropout_mask_is_bit_for_bit_numpys(dtype, shape, p):
+    """The kernel against Dense._forward's three NumPy lines, on values that tell a wrong
+    order or dtype apart: nan, inf, -0 and tiny and huge numbers (a masked -x is -0)."""
+    from nnctl.core.network import DROP_STEPS
+
+    rng = np.random.default_rng(shape[0])
+    A = (rng.standard_normal(shape) * 10.0 ** rng.integers(-30, 30, shape)).astype(dtype)
+    A.flat[:3] = [np.nan, np.inf, -0.0][:A.size]
+    u = rng.integers(0, DROP_STEPS, shape, dtype=np.uint16)
+    dropped = round(p * DROP_STEPS)
+    scale = DROP_STEPS / (DROP_STEPS - dropped)
+    M, D = np.empty_like(A), np.empty_like(A)
+    with np.errstate(all="ignore"):  # inf * 0 is nan, and huge * 1/q may overflow: as training
+        np.greater_equal(u, dropped, out=M)
+        M *= scale
+        np.multiply(A, M, out=D)
+    M2, D2 = np.full_like(A, 7.0), np.full_like(A, 7.0)
+    kernels.dropout_mask()(u, dropped, M.dtype.type(scale), A, M2, D2)
+    assert M2.dtype == D2.dtype == np.dtype(dtype)
+    assert np.array_equal(M, M2) and np.array_equal(D, D2, equal_nan=True)
+    assert np.array_equal(np.signbit(D), np.signbit(D2))
+    if A.size > 10_000:  # both cases met
+        assert 0 < np.count_nonzero(M2) < A.size
+
+
+def test_training_with_the_fused_dropout_mask_is_bit_for_bit_the_same():
+    """Across batch sizes (the last batch is smaller: another buffer) and both dtypes."""
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        X = rng.standard_normal((32, 500)).astype(dtype)
+        Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 500)].T
+        thetas = []
+        for use in (False, True):
+            net = Network([32, 256, 256, 4], ["relu", "identity", "softmax"],
+                          loss="categorical_crossentropy", dtype=dtype,
+                          rng=np.random.default_rng(1), dropout=[0.3, 0.1, 0.0])
+            assert kernels.accelerate_dropout(net)
+            assert all(net.layer(l).fused_mask is not None for l in (1, 2, 3))
+            if not use:
+                for l in (1, 2, 3):
+                    net.layer(l).fused_mask = None
+            fit(net, X, Y, optimizer=get_optimizer("adam", lr=1e-3), epochs=2, batch_size=64,
+                rng=np.random.default_rng(2))
+            thetas.append(net.theta.copy())
+        assert np.array_equal(*thetas)
+
+
+def test_the_fused_mask_is_given_only_to_large_networks_that_drop_units(monkeypatch):
+    def net(units, dropout):
+        return Network([8, units, 3], ["relu", "softmax"], loss="categorical_crossentropy",
+                       dropout=[dropout, 0.0])
+
+    assert not kernels.accelerate_dropout(net(16, 0.2))  # 195 parameters
+    assert not kernels.accelerate_dropout(net(8000, 0.0))  # no dropout
+    assert kernels.accelerate_dropout(net(8000, 0.2))  # 96,003 parameters
+    monkeypatch.setenv("NNCTL_NO_KERNELS", "1")
+    assert not kernels.accelerate_dropout(net(8000, 0.2))

@@ -115,6 +115,9 @@ class Dense:
         self._m, self._current = -1, None
         #: The dropout rate ``p`` of this layer's output, in training only (0: none).
         self.p = 0.0
+        #: The mask's three passes below in one compiled loop, bit for bit the same, when
+        #: nnctl.kernels gives one (the fast extra); None: NumPy.
+        self.fused_mask = None
 
     @property
     def n(self) -> int:
@@ -188,8 +191,13 @@ class Dense:
         if u.size != M.size:
             u = u[:M.size]
         dropped = round(self.p * DROP_STEPS)
+        scale = DROP_STEPS / (DROP_STEPS - dropped)  # 1 / q
+        if self.fused_mask is not None:
+            self.fused_mask(u.reshape(M.shape), dropped, M.dtype.type(scale), buf.A, M,
+                            buf.D_ones[:-1])
+            return buf.D_ones
         np.greater_equal(u.reshape(M.shape), dropped, out=M)  # kept (1) with probability q
-        M *= DROP_STEPS / (DROP_STEPS - dropped)  # M = mask / q
+        M *= scale  # M = mask / q
         np.multiply(buf.A, M, out=buf.D_ones[:-1])  # A[l] * M[l] / (1 - p)
         return buf.D_ones
 
