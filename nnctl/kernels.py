@@ -104,8 +104,8 @@ def accelerate(optimizer, parameters: int) -> bool:
 
 
 def accelerate_dropout(network) -> bool:
-    """Give each layer of ``network`` that drops units the fused mask, when numba is
-    installed and the network is large enough to gain; True if it did."""
+    """Give the layers of ``network`` the fused dropout mask when one of them drops units,
+    numba is installed and the network is large enough to gain; True if it did."""
     layers = [network.layer(l) for l in range(1, network.L + 1)]
     if not any(layer.p > 0 for layer in layers) or not worth_it(network.theta.size):
         return False

@@ -381,11 +381,11 @@ def _dispatch(client, study, search: _Search, missing: int, threads: int | None)
 
     sweep = search.sweep
     # Two tasks per worker thread in flight: a worker starts its next trial at once, without
-    # waiting for this process to tell the last one and ask for another. (This process
+    # waiting for this process to tell the last one and ask for another. (A local cluster's
+    # workers are still starting now, so their number is the one asked for.) This process
     # keeps its normal priority: lowered, its main thread was preempted while it held the
     # GIL, which stalled the scheduler's thread, and the workers sat idle 60 ms between
-    # trials on average, up to 260 ms.) (A local cluster's
-    # workers are still starting now, so their number is the one asked for.)
+    # trials on average, up to 260 ms.
     if threads is None:
         threads = sum(w.get("nthreads", 1) for w in
                       client.scheduler_info().get("workers", {}).values())
