@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 from .core.activations import ACTIVATIONS, get_activation
 from .core.init import INITIALIZERS
 from .core.losses import LOSSES, REGRESSION_LOSSES, check_pairing, get_loss
-from .core.network import DTYPES, Network
+from .core.network import DTYPES, TOO_LOW_DROPOUT, Network, drops_nothing
 from .core.optimizers import OPTIMIZERS, get_optimizer
 from .core.schedules import SCHEDULES, get_schedule
 from .errors import ConfigError
@@ -293,6 +293,8 @@ class NetworkConfig(_Section):
             if last and layer.dropout:
                 raise _fail("the output layer cannot drop units; put dropout on a hidden layer",
                             _key(i, "dropout"))
+            if layer.dropout and drops_nothing(layer.dropout):
+                raise _fail(f"{layer.dropout} {TOO_LOW_DROPOUT}", _key(i, "dropout"))
         return layers
 
 

@@ -48,6 +48,15 @@ DROP_STEPS = 65536
 #: The highest dropout rate: a layer keeps at least 1 unit in 1000 (at 1 - 2^-16 it would
 #: keep none, and the scale 1 / (1 - p) would be infinite).
 MAX_DROPOUT = 0.999
+TOO_LOW_DROPOUT = (f"is at most {0.5 / DROP_STEPS:.3g}, below the lowest rate dropout can apply"
+                   f" (its draws are 16 bits, so it would drop nothing); use 0 for none, or"
+                   f" {1 / DROP_STEPS:.3g} or more")
+
+
+def drops_nothing(p: float) -> bool:
+    """Whether a dropout rate above 0 is too low to drop anything: a rate is used in steps
+    of 2^-16, and one that rounds to none of them would keep every unit."""
+    return p > 0 and round(p * DROP_STEPS) == 0
 
 
 class _Buffers:
@@ -338,6 +347,8 @@ class Network:
         for l, p in enumerate(rates, start=1):
             if not 0.0 <= p <= MAX_DROPOUT:
                 raise ConfigError(f"layer {l}: dropout must be in [0, {MAX_DROPOUT}], got {p}")
+            if drops_nothing(p):
+                raise ConfigError(f"layer {l}: dropout {p} {TOO_LOW_DROPOUT}")
         if rates[-1]:
             raise ConfigError("the output layer cannot drop units (its dropout must be 0)")
         for layer, p in zip(self.layers, rates):

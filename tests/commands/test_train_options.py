@@ -123,6 +123,11 @@ def test_set_reaches_the_new_keys(cli, tmp_path):
     # 1 - 2^-16 would keep no unit (found by the review: a ZeroDivisionError)
     ("", ("--set", "network.layers[0].dropout=0.999995"), 2,
      ["--set network.layers[0].dropout", "[0.0, 0.999]"]),
+    # below 2^-17 the 16-bit draws would drop nothing: refused, not silently no dropout
+    ("network:\n  layers: [{units: 4, dropout: 1.0e-6}, {}]\n", (), 2,
+     ["c.yaml, line 2", "network.layers[0].dropout", "lowest rate dropout can apply", "use 0"]),
+    ("", ("--set", "network.layers[0].dropout=1e-7"), 2,
+     ["--set network.layers[0].dropout", "lowest rate dropout can apply"]),
     ("huber_delta: 2\n", (), 2, ["c.yaml, line 1: huber_delta", "only for loss huber"]),
     ("training:\n  optimizer: {name: adamw, lr: 0.01, weight_decay: 1000}\n", (), 2,
      ["c.yaml, line 2", "lr * weight_decay = 10", "below 1"]),

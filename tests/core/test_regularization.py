@@ -91,6 +91,21 @@ def test_dropout_on_the_output_layer_or_outside_0_1_is_refused():
             Network([2, 3, 1], ["relu", "identity"], dropout=[p, 0.0])
 
 
+def test_a_rate_below_half_a_step_of_the_16_bit_draws_is_refused_not_silently_none():
+    """Below 2^-17 the threshold round(65536 p) is 0 and every unit would be kept; the
+    lowest rates that are applied keep their effect (one unit in 65536 dropped)."""
+    from nnctl.core.network import DROP_STEPS
+
+    half = 0.5 / DROP_STEPS  # round(0.5) is 0: half a step is still nothing
+    for p in (1e-9, 1e-6, half):
+        with pytest.raises(ConfigError, match="lowest rate dropout can apply"):
+            Network([2, 3, 1], ["relu", "identity"], dropout=[p, 0.0])
+    for p in (np.nextafter(half, 1.0), 1 / DROP_STEPS):
+        net = Network([2, 400, 1], ["relu", "identity"], dropout=[p, 0.0])
+        assert net.dropout[0] == p
+        assert round(p * DROP_STEPS) == 1  # one step of the draws: it does drop
+
+
 def test_training_with_dropout_is_reproducible_and_without_it_unchanged():
     def run(dropout, seed=0):
         net, X, Y = problem(dropout=dropout)
