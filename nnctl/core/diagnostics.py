@@ -157,7 +157,8 @@ class Monitor:
         if high:
             out.append(f"{_layers(high)}: one step changed W by {_ratios(high, '.0%')} of its norm"
                        f" in epoch {epoch} (usually about 0.1%), so each step rewrites the layer;"
-                       f" lower lr (now {lr:g})")
+                       f" lower lr (now {lr:g}), or warm it up (training.warmup) if only the"
+                       " first epochs do")
         if low:
             out.append(f"{_layers(low)}: one step changed W by {_ratios(low, '.1e')} of its norm"
                        f" in epoch {epoch} (usually about 1e-3), so it hardly learns; raise lr"

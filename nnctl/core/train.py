@@ -374,7 +374,8 @@ def _diverged(network: Network, history: History, best_theta: Array, epoch: int,
             else "no epoch finished")
     raise TrainingDiverged(
         f"{what} became non-finite at epoch {epoch}; first in layer {layer} ({name}); {kept}."
-        " Lower the learning rate or standardize the data",
+        " Lower the learning rate, clip the gradients (training.clip_norm), warm the rate up"
+        " (training.warmup) or standardize the data",
         epoch=epoch, layer=layer, history=history)
 
 
