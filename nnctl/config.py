@@ -697,9 +697,18 @@ class Config(_Section):
                 for i, v in enumerate(node):
                     walk(v, (*path, i))
                 return
-            # an option that set this key or a section above it (--set network.layers=...)
-            label = next((self._lines[path[:d]] for d in range(len(path), 0, -1)
+            # an option that set this key or a section above it (--set network.layers=...),
+            # if its value gave the key: the rest of the section is defaults again
+            # (--set training.optimizer=adamw gives the name, not the rate)
+            depth = next((d for d in range(len(path), 0, -1)
                           if isinstance(self._lines.get(path[:d]), str)), None)
+            label = None if depth is None else self._lines[path[:depth]]
+            if depth is not None and depth < len(path) and not in_raw(path):
+                above = _value_at(path[:-1], self._raw, missing=_MISSING)
+                if not (path[-1] in _SHORTHAND_KEYS and above is not _MISSING
+                        and not isinstance(above, (dict, list))):
+                    out["defaults"][_dotted(path)] = node  # replaced, not given: a default
+                    return
             if label is None:
                 label = self._lines.get(path)
             if label is None and len(path) > 1 and path[-1] in _SHORTHAND_KEYS and isinstance(

@@ -89,6 +89,28 @@ def test_provenance_tells_the_file_the_overrides_and_the_defaults_apart(tmp_path
     assert config.load(path).to_yaml().count("set by") == 0
 
 
+def test_a_section_replaced_by_set_counts_only_the_keys_its_value_gives(tmp_path):
+    """`--set training.optimizer=adamw` gives the name: AdamW's rate and betas are its
+    defaults now, not overridden, and the file's old rate is no longer the file's."""
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {train: x.csv, target: y}\nnetwork:\n  layers: [16, {}]\n"
+                    "training:\n  optimizer: {name: adam, lr: 0.05}\n")
+    p = config.load(path).with_values({"training.optimizer": "adamw"}, label="--set").provenance()
+    assert p["overridden"] == {"training.optimizer.name": "--set training.optimizer"}
+    assert p["defaults"]["training.optimizer.lr"] == 0.001
+    assert "training.optimizer.lr" not in p["file"]
+    assert p["defaults"]["training.optimizer.weight_decay"] == 0.01
+    p = config.load(path).with_values({"training.optimizer": {"name": "sgd", "lr": 0.1}},
+                                      label="--set").provenance()
+    assert p["overridden"] == {"training.optimizer.name": "--set training.optimizer",
+                               "training.optimizer.lr": "--set training.optimizer"}
+    p = config.load(path).with_values({"network.layers": [8, {"activation": "softmax"}]},
+                                      label="--set").provenance()
+    assert p["overridden"] == {"network.layers[0].units": "--set network.layers",
+                               "network.layers[1].activation": "--set network.layers"}
+    assert not [k for k in p["file"] if k.startswith("network.layers")]  # all replaced
+
+
 def test_the_summary_says_what_was_overridden_and_v_lists_the_defaults(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(f"data: {{train: {config.BUNDLED / 'datasets' / 'iris.csv'},"
                                      " target: species}\ntraining: {epochs: 2}\noutput: {plots: false}\n")
