@@ -534,20 +534,26 @@ def plot(run, output) -> None:
     command.run(run, output=output)
 
 
-def entry() -> None:
+def entry(quick: bool = True) -> None:
     """The ``nnctl`` program (and ``python -m nnctl``): ``main``, then a quick exit.
 
     Once ``main`` is done every output is written and closed, and what Python's own
     shutdown does next, collecting every object and tearing down each module one by one,
     is nothing a user sees: 0.5 s after a sweep (SQLAlchemy, pandas, matplotlib and Dask
-    imported), 0.8 s after one on a local cluster. So the exit handlers run (logging's
-    flush, multiprocessing's and Dask's clean-up), the standard streams are flushed, and
-    the process leaves with ``main``'s exit code. ``main`` itself, which tests call in
-    their own process, exits as usual.
+    imported), 0.8 s after one on a local cluster. So the threads still running are
+    waited for and the exit handlers run (logging's flush, multiprocessing's and Dask's
+    clean-up), as at a normal exit, the standard streams are flushed, and the process
+    leaves with ``main``'s exit code. Not ``quick``, or under a profiler or tracer (which
+    report after the program), it exits as usual; ``main`` itself, which tests call in
+    their own process, always does.
     """
     import atexit
     import os
+    import threading
 
+    if not quick or sys.gettrace() is not None or sys.getprofile() is not None:
+        main(prog_name="nnctl")
+        return
     try:
         main(prog_name="nnctl")
         code = 0
@@ -556,10 +562,12 @@ def entry() -> None:
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"), as Python does with it
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            print(code, file=sys.stderr)
         code = 1
-    # Non-daemon threads are not waited for: nnctl starts none, and the thread pools of
-    # the libraries are idle by now.
+    shutdown = getattr(threading, "_shutdown", None)  # what the interpreter calls first
+    if shutdown is not None:
+        shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         if stream is None or getattr(stream, "closed", False):
@@ -568,4 +576,4 @@ def entry() -> None:
             stream.flush()
         except (OSError, ValueError):  # a reader gone: 120, as the interpreter exits then
             code = 120
-    os._exit(code)
+    os._exit(code & 0xFF)

@@ -63,12 +63,55 @@ entry()
 """
     done = run(code)
     assert done.returncode == 120, done.stderr
+    # entry's own flush failed, quietly: not a traceback, nor the interpreter's complaint
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_sys_exit_with_a_message_prints_it_and_exits_1():
+    done = run("""
+import sys
+import nnctl.cli
+def main(**kwargs):
+    sys.exit("a message")
+nnctl.cli.main = main
+nnctl.cli.entry()
+""")
+    assert done.returncode == 1 and done.stderr.strip() == "a message"
+
+
+def test_a_host_that_runs_the_module_goes_on_after_it():
+    """runpy.run_module (as IPython's %run -m does) and a profiler: the process is not
+    theirs to end, so nnctl exits as usual and they go on (the profiler reports)."""
+    host = run("""
+import runpy, sys
+sys.argv = ["nnctl", "--version"]
+try:
+    runpy.run_module("nnctl", run_name="__main__")
+except SystemExit as e:
+    print("host goes on after exit", e.code)
+""")
+    assert host.returncode == 0 and "host goes on after exit 0" in host.stdout, host
+    profiled = subprocess.run([sys.executable, "-m", "cProfile", "-m", "nnctl", "--version"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert profiled.returncode == 0 and "function calls" in profiled.stdout, profiled.stdout[-500:]
 
 
 def test_python_dash_m_and_the_console_script_use_entry():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'nnctl = "nnctl.cli:entry"' in text
-    assert "entry()" in (ROOT / "nnctl" / "__main__.py").read_text()
+    assert "entry(quick=" in (ROOT / "nnctl" / "__main__.py").read_text()
+    # as `python -m` runs it (the module is __main__): the quick exit, nothing after it
+    as_m = run("""
+import atexit, runpy, sys
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+sys.argv = ["nnctl", "--version"]
+try:
+    runpy.run_module("nnctl", run_name="__main__", alter_sys=True)
+finally:  # a normal exit (SystemExit) passes here; the quick one leaves before
+    print("after", file=sys.stderr)
+""")
+    assert as_m.returncode == 0 and "nnctl, version" in as_m.stdout
+    assert "exit handler ran" in as_m.stderr and "after" not in as_m.stderr, as_m.stderr
     done = subprocess.run([sys.executable, "-m", "nnctl", "shapes", "no-such.yaml"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and "no-such.yaml" in done.stderr

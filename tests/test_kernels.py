@@ -85,6 +85,11 @@ def test_nnctl_train_uses_it_on_a_large_network(tmp_path):
     small = config.load(config.BUNDLED / "configs" / "iris.yaml").with_values(
         {"output.runs": str(tmp_path)})
     assert Session(big).fused and not Session(small).fused
+    # and the dropout mask, on a large network that drops units (only there)
+    dropping = big.with_values({"network.layers[0].dropout": 0.2})
+    assert Session(dropping).network.layer(1).fused_mask is not None
+    assert Session(big).network.layer(1).fused_mask is None
+    assert Session(small.with_values({"network.layers[0].dropout": 0.2})).network.layer(1).fused_mask is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -360,9 +360,19 @@ def _start_forkserver() -> None:
     again: 0.6 s of CPU a worker)."""
     import multiprocessing
     import multiprocessing.forkserver
+    import os
 
+    import dask
     import distributed.utils
 
+    # What Dask's nanny sets in this process's environment before it starts a worker (one
+    # BLAS and OpenMP thread each, glibc's malloc trim, a fixed hash seed), it must set
+    # before the fork server starts: NumPy, imported there, reads it once.
+    env = {k: os.environ.get(k, str(v)) for k, v in
+           dask.config.get("distributed.nanny.pre-spawn-environ", {}).items() if v is not None}
+    if env.get("PYTHONHASHSEED") in (None, "0"):
+        env["PYTHONHASHSEED"] = "6640"  # the nanny's own choice
+    os.environ.update(env)
     multiprocessing.get_context("forkserver").set_forkserver_preload(
         ["distributed", "dask", "msgpack", "cloudpickle", "tornado", "toolz", "numpy",
          "pandas", __name__])

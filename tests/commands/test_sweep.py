@@ -175,3 +175,46 @@ def test_a_base_config_with_its_own_model_path_still_gives_each_trial_a_run(cli,
     dirs = {t["run_dir"] for t in out["trials"]}
     assert len(dirs) == 2 and None not in dirs and not (tmp_path / "one.npz").exists()
     assert "output.model" in run.stderr  # said, not silently ignored
+
+
+def test_local_workers_start_with_one_blas_thread_and_dasks_hash_seed(tmp_path):
+    """The fork server nnctl starts early imports NumPy, so it must get Dask's pre-spawn
+    environment first (found by a review: its workers had OpenBLAS on every core, two
+    workers times two threads on two cores). A worker forked from it reports its BLAS
+    threads and its hash seed, in a fresh process as a sweep would start it."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("threadpoolctl")
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import multiprocessing, sys
+        from nnctl.commands.sweep import _start_forkserver
+
+        def report(q):
+            from threadpoolctl import threadpool_info
+            q.put(([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"],
+                   hash("nnctl")))
+
+        if __name__ == "__main__":
+            _start_forkserver()
+            ctx = multiprocessing.get_context("forkserver")
+            q = ctx.Queue()
+            p = ctx.Process(target=report, args=(q,))
+            p.start()
+            print(q.get(timeout=60))
+            p.join()
+    """)
+    (tmp_path / "child.py").write_text(code)
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "PYTHONHASHSEED")}
+    done = subprocess.run([sys.executable, str(tmp_path / "child.py")], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    threads, seeded = __import__("ast").literal_eval(done.stdout.strip())
+    expected = subprocess.run([sys.executable, "-c", "print(hash('nnctl'))"], capture_output=True,
+                              text=True, env={**env, "PYTHONHASHSEED": "6640"}).stdout
+    assert threads and all(t == 1 for t in threads), threads
+    assert seeded == int(expected)
