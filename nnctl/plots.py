@@ -270,12 +270,19 @@ def _gradients(rows: Sequence[Mapping], layers: dict[str, list[int]]):
 def _layer_curves(ax, rows: Sequence[Mapping], lines: Sequence[tuple[str, str, str, str]], *,
                   positive: bool = False) -> list[float]:
     """One line per ``(column, label, colour, linestyle)`` that has values (above 0 only
-    for a log axis); the legend right of the axes. Returns every value drawn."""
+    for a log axis, whose label then says how many epochs were 0 and are not drawn: a
+    gradient norm of 0 is a finding, not noise); the legend right of the axes. Returns
+    every value drawn."""
     drawn: list[float] = []
     for column, label, colour, style in lines:
         x, y = _series(rows, column)
         if positive:
+            zeros = sum(v <= 0 for v in y)
             x, y = [e for e, v in zip(x, y) if v > 0], [v for v in y if v > 0]
+            if zeros:
+                label = f"{label} (0 in {zeros} epoch{'s' if zeros > 1 else ''}, not drawn)"
+                if not y:  # all 0: the legend still names it, with nothing to draw
+                    ax.plot([], [], label=label, color=colour, linestyle=style)
         if y:
             ax.plot(x, y, label=label, color=colour, linestyle=style, linewidth=1.2,
                     marker="o" if len(y) <= MARK_UP_TO else None, markersize=3)

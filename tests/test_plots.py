@@ -292,6 +292,19 @@ def test_the_gradient_image_has_three_panels_one_line_per_layer_and_the_ratio_ba
     assert colour_count(image, TRAIN_BLUE) > 300  # layer 1's lines
 
 
+def test_a_gradient_norm_of_0_is_named_in_the_legend_not_dropped_silently():
+    """A log axis cannot draw 0, and a layer whose gradient is 0 (all its units dead) is
+    what the image is for: its legend entry says how many epochs were 0."""
+    rows = diagnosed(10)
+    for i, row in enumerate(rows):
+        row["grad_norm_2"] = 0.0 if i >= 6 else row["grad_norm_2"]  # layer 2 dies at epoch 7
+        row["grad_norm_3"] = 0.0
+    drawn = texts(plots.images(rows, task="classification")["gradients.svg"])
+    assert "layer 2 (0 in 4 epochs, not drawn)" in drawn, drawn
+    assert "layer 3 (0 in 10 epochs, not drawn)" in drawn, drawn
+    assert "layer 1" in drawn  # no zeros: its plain label
+
+
 def test_the_gradient_image_is_the_same_bytes_twice_and_its_svg_parses():
     first = plots.images(diagnosed(40, saturated=(3,)), task="classification")
     second = plots.images(diagnosed(40, saturated=(3,)), task="classification")
@@ -326,8 +339,11 @@ def test_missing_zero_and_infinite_diagnostics_are_skipped():
     out = plots.images(rows, task="classification")
     ET.fromstring(out["gradients.svg"])
     drawn = texts(out["gradients.svg"])
-    # Layer 2 has no grad norm, no ratio, no dead share; a ratio of 0 is not on a log axis.
-    assert {"layer 1", "layer 3", "layer 1 dead"} <= set(drawn) and "layer 2" not in drawn
+    # Layer 2 has no grad norm, no ratio, no dead share; a 0 is not on a log axis, but the
+    # legend says how many epochs were 0 (layer 3's norm after epoch 1, its ratio always).
+    assert {"layer 1", "layer 3 (0 in 7 epochs, not drawn)", "layer 1 dead",
+            "layer 3 (0 in 8 epochs, not drawn)"} <= set(drawn), drawn
+    assert not [t for t in drawn if t.startswith("layer 2")]
     assert "layer 2 dead" not in drawn
     assert "update ratio ||step of W[l]|| / ||W[l]|| per layer: no value above 0" in drawn
     assert png(out["gradients.png"]).size == (900, 960)
