@@ -752,8 +752,19 @@ class Config(_Section):
         assignment (``--set network.layers[5].units``) as a file's error names its line."""
         raw = self.resolved()
         lines = dict(self._lines)
+        defaults = None
         for text, value in values.items():
             path = parse_path(text, label)
+            if len(path) > 1 and path[-1] == "name":
+                # A new name (an optimizer, a schedule): the parameters the old one had by
+                # default are not the new one's (adam's beta1 is no parameter of sgd);
+                # those the file or an option gave stay, to be checked against it.
+                defaults = self.provenance()["defaults"] if defaults is None else defaults
+                section = _value_at(path[:-1], raw)
+                if isinstance(section, dict):
+                    prefix = _dotted(path[:-1])
+                    for key in [k for k in section if f"{prefix}.{k}" in defaults]:
+                        del section[key]
             _assign(raw, path, value, f"{label} {text}")
             lines[path] = f"{label} {text}"
         return _validate(raw, source=self._source, lines=lines, base=self._base,

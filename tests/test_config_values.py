@@ -111,6 +111,21 @@ def test_a_section_replaced_by_set_counts_only_the_keys_its_value_gives(tmp_path
     assert not [k for k in p["file"] if k.startswith("network.layers")]  # all replaced
 
 
+def test_setting_an_optimizers_name_drops_the_old_ones_defaults_not_the_files_values(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {train: x.csv, target: y}\nnetwork:\n  layers: [16, {}]\n"
+                    "training:\n  optimizer: {name: adam, lr: 0.05}\n")
+    cfg = config.load(path).with_values({"training.optimizer.name": "sgd"})
+    assert cfg.resolved()["training"]["optimizer"] == {"name": "sgd", "lr": 0.05}
+    cfg = config.load(path).with_values({"training.optimizer.name": "momentum",
+                                         "training.optimizer.momentum": 0.8})
+    assert cfg.resolved()["training"]["optimizer"]["momentum"] == 0.8
+    # a parameter the file gave is the file's: checked against the new name, its line named
+    path.write_text(path.read_text().replace("lr: 0.05}", "lr: 0.05, beta1: 0.8}"))
+    with pytest.raises(ConfigError, match=r"c.yaml, line 5: training.optimizer.beta1"):
+        config.load(path).with_values({"training.optimizer.name": "sgd"})
+
+
 def test_the_summary_says_what_was_overridden_and_v_lists_the_defaults(cli, tmp_path):
     (tmp_path / "c.yaml").write_text(f"data: {{train: {config.BUNDLED / 'datasets' / 'iris.csv'},"
                                      " target: species}\ntraining: {epochs: 2}\noutput: {plots: false}\n")

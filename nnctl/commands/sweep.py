@@ -101,7 +101,7 @@ class _Search:
     def session(self, number: int, values: dict) -> tuple[Session, int]:
         """Trial ``number``'s training session, its run directory claimed, and its seed."""
         seed = trial_seed(self.sweep.seed, number)
-        cfg = self.base.with_values({**values, "training.seed": seed}, label=f"trial {number}",
+        cfg = self.base.with_values({**values, "training.seed": seed}, label=f"{self.path}: trial {number}",
                                     stem=self.name)
         session = Session(cfg)
         if session.prep.splits.get("validation") is None:
@@ -125,7 +125,11 @@ class _Search:
 
         sweep = self.sweep
         values = {key: suggest(trial, key, p) for key, p in sweep.space.items()}
-        session, seed = self.session(trial.number, values)
+        try:
+            session, seed = self.session(trial.number, values)
+        except NnctlError:  # the sweep file's or the data's fault: run again once fixed
+            trial.set_user_attr("interrupted", True)
+            raise
         trial.set_user_attr("run_dir", str(session.run_dir))
         trial.set_user_attr("seed", seed)
         epochs = session.cfg.training.epochs
@@ -419,7 +423,9 @@ def _dispatch(client, study, search: _Search, missing: int, threads: int | None)
             result = future.result()
         except NnctlError:  # the config or the data: every trial would fail the same way
             number = int(future.key.split("-")[-2])
-            study.tell(asked.pop(number), state=optuna.trial.TrialState.FAIL)
+            trial = asked.pop(number)
+            trial.set_user_attr("interrupted", True)  # not the budget's: run again once fixed
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         except Exception as e:  # noqa: BLE001 - a task lost (KilledWorker) or a bug
             number = int(future.key.split("-")[-2])

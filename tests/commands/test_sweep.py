@@ -82,6 +82,34 @@ def test_a_bad_space_is_one_line(cli, tmp_path, extra, fragments):
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_optimizer_chosen_by_name_gets_its_own_defaults(cli, tmp_path):
+    """The base config's adam: a trial of sgd or momentum must not carry adam's default
+    beta1 (it did: every such trial failed, 'sgd takes no parameter beta1')."""
+    write(tmp_path, 3, "  training.optimizer.name: {choices: [sgd, momentum, adamw]}\n")
+    out = sweep(cli)
+    assert out["completed"] == 3
+    assert {t["params"]["training.optimizer.name"] for t in out["trials"]} <= {"sgd", "momentum", "adamw"}
+
+
+def test_a_trial_whose_values_do_not_fit_names_the_sweep_and_uses_no_budget(cli, tmp_path):
+    """A space whose values clash only together (sgd has no beta1) fails at its first trial:
+    one line naming the sweep file and the trial; run again (once fixed, say), that trial
+    is not counted as done, so the sweep still has its whole budget to run."""
+    write(tmp_path, 2, "  training.optimizer.name: {choices: [sgd]}\n"
+                       "  training.optimizer.beta1: {low: 0.5, high: 0.9}\n")
+    for _ in range(2):  # the sweep's own note, then the error: one line, no traceback
+        run = cli("sweep", "s.yaml")
+        assert run.code == 2 and "Traceback" not in run.stderr, run
+        error = run.stderr.strip().splitlines()[-1]
+        for fragment in ("Error: s.yaml: trial", "training.optimizer.beta1",
+                         "'sgd' takes no parameter 'beta1'"):
+            assert fragment in error, run.stderr
+    text = (tmp_path / "s.yaml").read_text().replace(
+        "  training.optimizer.beta1: {low: 0.5, high: 0.9}\n", "")
+    (tmp_path / "s.yaml").write_text(text)
+    assert sweep(cli)["completed"] == 2
+
+
 def test_a_bad_objective_names_its_line(cli, tmp_path):
     write(tmp_path, 2)
     text = (tmp_path / "s.yaml").read_text().replace("val_accuracy", "val_acc")
