@@ -13,6 +13,7 @@ enough to gain (``worth_it``); without numba every kernel is None and NumPy runs
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 
@@ -21,10 +22,6 @@ import os
 #: ten passes and 151 us fused, 6.3 million 21 ms and 4.3 ms; at 12,000 the two were
 #: within a few microseconds.
 MIN_PARAMETERS = 50_000
-
-_ADAM = None
-_DROPOUT = None
-
 
 def available() -> bool:
     """Whether numba is installed (``NNCTL_NO_KERNELS=1`` says no, to compare)."""
@@ -35,6 +32,7 @@ def worth_it(parameters: int) -> bool:
     return parameters >= MIN_PARAMETERS and available()
 
 
+@functools.cache  # compiled once a process (and cached on disk across them)
 def adam():
     """``adam(theta, grad, M, V, beta1, beta2, c, eps)``: Adam's step in one pass, in place,
     the arithmetic of ``core.optimizers.Adam._update``::
@@ -43,29 +41,27 @@ def adam():
 
     (``c`` and ``eps`` already hold the bias corrections). The scalars must have the
     arrays' dtype, so that float32 stays float32 as NumPy's in-place operations do."""
-    global _ADAM
-    if _ADAM is None:
-        import numba
-        import numpy as np
+    import numba
+    import numpy as np
 
-        # No fastmath: it would let LLVM fuse multiply-adds and reorder, and the results
-        # would differ from NumPy's in the last bit. NumPy's error model (a division by 0
-        # gives inf, as NumPy's) instead of Python's (which checks each division and keeps
-        # the loop from being vectorized: 2.9x slower).
-        @numba.njit(cache=True, nogil=True, error_model="numpy")
-        def adam_step(theta, grad, M, V, beta1, beta2, c, eps):  # pragma: no cover - compiled
-            for i in range(theta.size):
-                g = grad[i]
-                m = M[i] * beta1 + g
-                v = V[i] * beta2 + g * g
-                M[i] = m
-                V[i] = v
-                theta[i] = theta[i] - (m / (np.sqrt(v) + eps)) * c
+    # No fastmath: it would let LLVM fuse multiply-adds and reorder, and the results
+    # would differ from NumPy's in the last bit. NumPy's error model (a division by 0
+    # gives inf, as NumPy's) instead of Python's (which checks each division and keeps
+    # the loop from being vectorized: 2.9x slower).
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def adam_step(theta, grad, M, V, beta1, beta2, c, eps):  # pragma: no cover - compiled
+        for i in range(theta.size):
+            g = grad[i]
+            m = M[i] * beta1 + g
+            v = V[i] * beta2 + g * g
+            M[i] = m
+            V[i] = v
+            theta[i] = theta[i] - (m / (np.sqrt(v) + eps)) * c
 
-        _ADAM = adam_step
-    return _ADAM
+    return adam_step
 
 
+@functools.cache
 def dropout_mask():
     """``dropout_mask(u, dropped, scale, A, M, D)``: inverted dropout's mask and output in
     one pass, the arithmetic of ``core.network.Dense._forward``::
@@ -74,22 +70,19 @@ def dropout_mask():
 
     (``u``: the 16 random bits of each unit, ``scale = 1 / q`` in the arrays' dtype; all
     ``(n[l], m)``, ``D`` the top rows of ``[A * M; 1]``)."""
-    global _DROPOUT
-    if _DROPOUT is None:
-        import numba
+    import numba
 
-        @numba.njit(cache=True, nogil=True, error_model="numpy")
-        def mask(u, dropped, scale, A, M, D):  # pragma: no cover - compiled
-            zero = scale - scale  # 0 in the arrays' dtype
-            n, m = A.shape
-            for i in range(n):
-                for j in range(m):
-                    k = scale if u[i, j] >= dropped else zero
-                    M[i, j] = k
-                    D[i, j] = A[i, j] * k
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def mask(u, dropped, scale, A, M, D):  # pragma: no cover - compiled
+        zero = scale - scale  # 0 in the arrays' dtype
+        n, m = A.shape
+        for i in range(n):
+            for j in range(m):
+                k = scale if u[i, j] >= dropped else zero
+                M[i, j] = k
+                D[i, j] = A[i, j] * k
 
-        _DROPOUT = mask
-    return _DROPOUT
+    return mask
 
 
 def accelerate(optimizer, parameters: int) -> bool:
