@@ -50,7 +50,7 @@ def epoch_seconds(w, X, Y, r: int, variant: dict) -> float:
                   rng=np.random.default_rng(r), dropout=[p] * (L - 1) + [0.0])
     optimizer = variant.get("optimizer", lambda: Adam(lr=1e-3))()
     kernels.accelerate(optimizer, net.theta.size)  # as nnctl train does (the fast extra)
-    kernels.accelerate_dropout(net)
+    kernels.accelerate_layers(net)
     schedule = variant.get("schedule", lambda: None)()
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=w.epochs, batch_size=w.batch,
                   rng=np.random.default_rng(r), schedule=schedule)

@@ -102,9 +102,11 @@ def run_nnctl(w: Workload, X, labels, r: int) -> float:
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
                   dtype=w.dtype, rng=np.random.default_rng(r))
     # The call `nnctl train` makes (nnctl.commands.train.Session.train), data already in
-    # memory, with the fused Adam kernel where the session would use it (the fast extra).
+    # memory, with the fused kernels (Adam, activations) where the session would use them
+    # (the fast extra).
     optimizer = Adam(lr=1e-3)
     kernels.accelerate(optimizer, net.theta.size)
+    kernels.accelerate_layers(net)
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=WARM_UP + w.epochs,
                   batch_size=w.batch, rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy

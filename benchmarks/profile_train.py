@@ -63,6 +63,7 @@ def profile(name: str, epochs: int) -> None:
                   dtype=w.dtype, rng=np.random.default_rng(0))
     opt = Adam(lr=1e-3)
     fused = kernels.accelerate(opt, net.theta.size)  # as nnctl train does (the fast extra)
+    kernels.accelerate_layers(net)
     spent = dict.fromkeys(PHASES, 0.0)
     Steps = train_mod._Steps
     originals = (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step)

@@ -85,6 +85,62 @@ def dropout_mask():
     return mask
 
 
+@functools.cache
+def activations() -> dict[str, tuple]:
+    """``{name: (forward or None, derivative)}``: the activations whose NumPy functions in
+    ``core.activations`` take several passes, each as one loop with their arithmetic in
+    their order and in the arrays' dtype (the signatures are theirs: ``forward(Z, A,
+    alpha, T)`` writes ``A``, ``derivative(dA, Z, A, alpha, T)`` turns ``dA`` into ``dZ``;
+    all ``(n, m)``). tanh's and the logistic's forwards stay NumPy's: their ``tanh`` is
+    NumPy's own SIMD approximation, which a loop calling libm would not round alike."""
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    @jit
+    def relu(Z, A, alpha, T):  # pragma: no cover - compiled
+        half = Z.dtype.type(0.5)
+        n, m = Z.shape
+        for i in range(n):
+            for j in range(m):
+                h = Z[i, j] * half  # z/2 + |z/2|, as core's (z + |z| could overflow)
+                A[i, j] = h + abs(h)
+        return A
+
+    @jit
+    def relu_derivative(dA, Z, A, alpha, T):  # pragma: no cover - compiled
+        one = dA.dtype.type(1)
+        zero = one - one
+        n, m = Z.shape
+        for i in range(n):
+            for j in range(m):  # a multiply, not a select: inf or nan in dA stays nan at 0
+                dA[i, j] = dA[i, j] * (one if Z[i, j] >= 0 else zero)
+        return dA
+
+    @jit
+    def tanh_derivative(dA, Z, A, alpha, T):  # pragma: no cover - compiled
+        one = dA.dtype.type(1)
+        n, m = Z.shape
+        for i in range(n):
+            for j in range(m):
+                a = A[i, j]
+                dA[i, j] = dA[i, j] * (one - a * a)
+        return dA
+
+    @jit
+    def logistic_derivative(dA, Z, A, alpha, T):  # pragma: no cover - compiled
+        one = dA.dtype.type(1)
+        n, m = Z.shape
+        for i in range(n):
+            for j in range(m):
+                a = A[i, j]
+                dA[i, j] = dA[i, j] * ((one - a) * a)
+        return dA
+
+    return {"relu": (relu, relu_derivative), "tanh": (None, tanh_derivative),
+            "logistic": (None, logistic_derivative)}
+
+
 def accelerate(optimizer, parameters: int) -> bool:
     """Give an Adam (or AdamW) ``optimizer`` its fused kernel when numba is installed and
     ``parameters`` are enough to gain; True if it did."""
@@ -96,12 +152,18 @@ def accelerate(optimizer, parameters: int) -> bool:
     return False
 
 
-def accelerate_dropout(network) -> bool:
-    """Give the layers of ``network`` the fused dropout mask when one of them drops units,
-    numba is installed and the network is large enough to gain; True if it did."""
+def accelerate_layers(network) -> bool:
+    """Give the layers of ``network`` their one-pass activation loops (``activations``) and,
+    when one of them drops units, the fused dropout mask, if numba is installed and the
+    network is large enough to gain; True if it did."""
     layers = [network.layer(l) for l in range(1, network.L + 1)]
-    if not any(layer.p > 0 for layer in layers) or not worth_it(network.theta.size):
+    if not worth_it(network.theta.size):
         return False
+    loops = activations()
+    drops = any(layer.p > 0 for layer in layers)
     for layer in layers:
-        layer.fused_mask = dropout_mask()
+        layer.fused_forward, layer.fused_derivative = loops.get(layer.activation.name,
+                                                                (None, None))
+        if drops:
+            layer.fused_mask = dropout_mask()
     return True

@@ -90,6 +90,9 @@ def test_nnctl_train_uses_it_on_a_large_network(tmp_path):
     assert Session(dropping).network.layer(1).fused_mask is not None
     assert Session(big).network.layer(1).fused_mask is None
     assert Session(small.with_values({"network.layers[0].dropout": 0.2})).network.layer(1).fused_mask is None
+    # and the activations' loops (iris.yaml's hidden layers are relu)
+    assert Session(big).network.layer(1).fused_forward is kernels.activations()["relu"][0]
+    assert Session(small).network.layer(1).fused_forward is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -130,9 +133,9 @@ def test_training_with_the_fused_dropout_mask_is_bit_for_bit_the_same():
             net = Network([32, 256, 256, 4], ["relu", "identity", "softmax"],
                           loss="categorical_crossentropy", dtype=dtype,
                           rng=np.random.default_rng(1), dropout=[0.3, 0.1, 0.0])
-            assert kernels.accelerate_dropout(net)
+            assert kernels.accelerate_layers(net)
             assert all(net.layer(l).fused_mask is not None for l in (1, 2, 3))
-            if not use:
+            if not use:  # the mask alone left out: both runs have the activations' loops
                 for l in (1, 2, 3):
                     net.layer(l).fused_mask = None
             fit(net, X, Y, optimizer=get_optimizer("adam", lr=1e-3), epochs=2, batch_size=64,
@@ -146,8 +149,95 @@ def test_the_fused_mask_is_given_only_to_large_networks_that_drop_units(monkeypa
         return Network([8, units, 3], ["relu", "softmax"], loss="categorical_crossentropy",
                        dropout=[dropout, 0.0])
 
-    assert not kernels.accelerate_dropout(net(16, 0.2))  # 195 parameters
-    assert not kernels.accelerate_dropout(net(8000, 0.0))  # no dropout
-    assert kernels.accelerate_dropout(net(8000, 0.2))  # 96,003 parameters
+    small = net(16, 0.2)  # 195 parameters
+    assert not kernels.accelerate_layers(small) and small.layer(1).fused_mask is None
+    plain = net(8000, 0.0)  # no dropout
+    assert kernels.accelerate_layers(plain) and plain.layer(1).fused_mask is None
+    assert plain.layer(1).fused_forward is not None  # the activation's loop, though
+    large = net(8000, 0.2)  # 96,003 parameters
+    assert kernels.accelerate_layers(large) and large.layer(1).fused_mask is not None
     monkeypatch.setenv("NNCTL_NO_KERNELS", "1")
-    assert not kernels.accelerate_dropout(net(8000, 0.2))
+    off = net(8000, 0.2)
+    assert not kernels.accelerate_layers(off)
+    assert off.layer(1).fused_mask is None and off.layer(1).fused_forward is None
+
+
+def _hostile(rng, shape, dtype):
+    """Values that tell a wrong order, dtype or select apart: nan, +-inf, -0, subnormals,
+    huge and tiny numbers of both signs."""
+    x = rng.standard_normal(shape) * 10.0 ** rng.integers(-40, 40, shape)
+    specials = [np.nan, np.inf, -np.inf, -0.0, 0.0, np.finfo(dtype).smallest_subnormal,
+                -np.finfo(dtype).smallest_subnormal, np.finfo(dtype).max, -np.finfo(dtype).max]
+    k = min(x.size, len(specials))
+    x.flat[rng.choice(x.size, k, replace=False)] = specials[:k]
+    with np.errstate(over="ignore"):
+        return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (257, 129)])
+def test_fused_relu_is_bit_for_bit_numpys(dtype, shape):
+    """The forward loop against core.activations.relu on hostile values, in Dense's
+    buffers (the only forward with a loop: see kernels.activations)."""
+    from nnctl.core.activations import relu
+
+    assert [k for k, (forward, _) in kernels.activations().items() if forward] == ["relu"]
+    Z = _hostile(np.random.default_rng(shape[0]), shape, dtype)
+    A, A2 = np.empty_like(Z), np.full_like(Z, 7.0)
+    with np.errstate(all="ignore"):
+        relu(Z, A, None, np.empty_like(Z))
+        assert kernels.activations()["relu"][0](Z, A2, None, np.full_like(Z, 7.0)) is A2
+    assert A2.dtype == np.dtype(dtype)
+    assert np.array_equal(A, A2, equal_nan=True)
+    assert np.array_equal(np.signbit(A), np.signbit(A2))  # z = -0 gives +0, as z/2 + |z/2|
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (257, 129)])
+@pytest.mark.parametrize("name", ["relu", "tanh", "logistic"])
+def test_fused_derivatives_are_bit_for_bit_numpys(dtype, shape, name):
+    """Each derivative loop against its NumPy function in core.activations, on hostile
+    values, with ``A = f(Z)`` as training gives it and with any ``A`` the loop reads."""
+    from nnctl.core.activations import get_activation
+
+    act = get_activation(name)
+    derivative = kernels.activations()[name][1]
+    rng = np.random.default_rng(shape[0])
+    Z = _hostile(rng, shape, dtype)
+    A, T = np.empty_like(Z), np.empty_like(Z)
+    with np.errstate(all="ignore"):
+        act.forward(Z, A, None, T)
+        for A_used in (A, _hostile(rng, shape, dtype)):
+            dA = _hostile(rng, shape, dtype)
+            dA2 = dA.copy()
+            act.derivative(dA, Z, A_used, None, T)
+            assert derivative(dA2, Z, A_used, None, np.full_like(Z, 7.0)) is dA2
+            assert dA2.dtype == np.dtype(dtype)
+            assert np.array_equal(dA, dA2, equal_nan=True), f"{np.count_nonzero(dA != dA2)} differ"
+            assert np.array_equal(np.signbit(dA), np.signbit(dA2))
+
+
+def test_training_with_the_activations_loops_is_bit_for_bit_the_same():
+    """relu, tanh and logistic hidden layers, both dtypes, a smaller last batch (another
+    buffer) and validation (predict's padded chunks go through the loops too)."""
+    rng = np.random.default_rng(3)
+    for dtype in ("float32", "float64"):
+        X = rng.standard_normal((32, 500)).astype(dtype)
+        Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 500)].T
+        results = []
+        for use in (False, True):
+            net = Network([32, 256, 128, 96, 4], ["relu", "tanh", "logistic", "softmax"],
+                          loss="categorical_crossentropy", dtype=dtype,
+                          rng=np.random.default_rng(1))
+            assert kernels.accelerate_layers(net)
+            assert [net.layer(l).fused_derivative is not None for l in (1, 2, 3, 4)] == [
+                True, True, True, False]
+            if not use:
+                for l in (1, 2, 3):
+                    net.layer(l).fused_forward = net.layer(l).fused_derivative = None
+            history = fit(net, X, Y, optimizer=get_optimizer("adam", lr=1e-2), epochs=2,
+                          batch_size=64, rng=np.random.default_rng(2), X_val=X[:, :77],
+                          Y_val=Y[:, :77])
+            results.append((net.theta.copy(), history.column("val_loss")))
+        assert np.array_equal(results[0][0], results[1][0])
+        assert results[0][1] == results[1][1]

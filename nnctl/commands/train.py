@@ -103,10 +103,10 @@ class Session:
                                          output_size(self.prep.target, self.prep.loss), self.prep.loss)
             self.start_epoch = 0
         self.optimizer = cfg.build_optimizer()
-        # A one-pass Adam step and dropout mask on large networks with the fast extra (bit
-        # for bit the same)
+        # A one-pass Adam step, activation and dropout mask on large networks with the fast
+        # extra (bit for bit the same)
         self.fused = kernels.accelerate(self.optimizer, self.network.theta.size)
-        kernels.accelerate_dropout(self.network)
+        kernels.accelerate_layers(self.network)
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
         # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed

@@ -127,6 +127,9 @@ class Dense:
         #: The mask's three passes below in one compiled loop, bit for bit the same, when
         #: nnctl.kernels gives one (the fast extra); None: NumPy.
         self.fused_mask = None
+        #: The activation's forward and derivative (same signatures) as one compiled loop
+        #: each, bit for bit its passes, from nnctl.kernels; None: the activation's own.
+        self.fused_forward = self.fused_derivative = None
 
     @property
     def n(self) -> int:
@@ -183,7 +186,8 @@ class Dense:
         # Z = [W | b] [A_prev; 1] = W A_prev + b (np.dot: matmul's BLAS call, less overhead)
         np.dot(self.Wb, A_prev_ones, out=buf.Z)
         if buf.A is not buf.Z:  # identity: A is Z
-            self.activation.forward(buf.Z, buf.A, self.alpha, buf.T)  # A = f(Z)
+            f = self.fused_forward or self.activation.forward
+            f(buf.Z, buf.A, self.alpha, buf.T)  # A = f(Z)
         self._A_prev_ones = A_prev_ones
         buf.dropped = rng is not None and self.p > 0
         if not buf.dropped:
@@ -220,7 +224,8 @@ class Dense:
             dA *= buf.M
         if self._dalpha is not None:  # PReLU's slopes need dA before it becomes dZ
             self.activation.dalpha(dA, buf.Z, buf.T, self._dalpha)
-        dZ = self.activation.derivative(dA, buf.Z, buf.A, self.alpha, buf.T)  # dZ = dA * f'(Z)
+        f_prime = self.fused_derivative or self.activation.derivative
+        dZ = f_prime(dA, buf.Z, buf.A, self.alpha, buf.T)  # dZ = dA * f'(Z)
         return self._backward_dZ(dZ, need_dA_prev=need_dA_prev)
 
     def _backward_dZ(self, dZ: Array, *, need_dA_prev: bool = True) -> Array | None:
