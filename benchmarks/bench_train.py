@@ -9,7 +9,8 @@ per workload: the median seconds per
 epoch over the rounds with the min and max, samples per second, how many times faster
 nnctl is than each peer, nnctl's time as a multiple of the GEMM-only floor (the same
 matrix products per step into preallocated buffers, nothing else), and the compile time
-of JAX and Keras, once per run, apart. The rounds are outermost, so that a slow spell of
+of JAX and Keras, once per run, apart (and nnctl's, where it uses the fast extra's kernels:
+numba's import and loading them from their disk cache, measured in a new interpreter). The rounds are outermost, so that a slow spell of
 a shared machine falls on every peer alike.
 
     python benchmarks/bench_train.py                       # all workloads, all peers
@@ -26,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.metadata
 import importlib.util
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -105,13 +108,36 @@ def run_nnctl(w: Workload, X, labels, r: int) -> float:
     # memory, with the fused kernels (Adam, activations) where the session would use them
     # (the fast extra).
     optimizer = Adam(lr=1e-3)
-    kernels.accelerate(optimizer, net.theta.size)
-    kernels.accelerate_layers(net)
+    if kernels.accelerate(optimizer, net.theta.size) | kernels.accelerate_layers(net):
+        COMPILE.setdefault((w.name, "nnctl"), []).append(kernels_start_up(w.dtype))
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=WARM_UP + w.epochs,
                   batch_size=w.batch, rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy
     # of the data into fit's layout is left out, as PyTorch's tensor building is.
     return statistics.mean(record.seconds for record in history.records[WARM_UP:])
+
+
+@functools.cache
+def kernels_start_up(dtype: str) -> float:
+    """What a fresh process pays once for nnctl's compiled kernels (the fast extra): numba's
+    import and each kernel's machine code loaded from its disk cache on its first call, in
+    seconds, measured in a new interpreter (this one has them already)."""
+    code = f"""
+import time, numpy as np
+start = time.perf_counter()
+from nnctl import kernels
+x = np.ones((2, 2), "{dtype}")
+kernels.adam()(*[x.ravel().copy() for _ in range(4)], *[x.dtype.type(v) for v in (0.9, 0.999, 1e-3, 1e-8)])
+for forward, derivative in kernels.activations().values():
+    derivative(x.copy(), x, x, None, x.copy())
+    if forward is not None:
+        forward(x, x.copy(), None, x.copy())
+print(time.perf_counter() - start)
+"""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    return float(out.stdout)
 
 
 def run_gemm_floor(w: Workload, X, labels, r: int) -> float:
@@ -402,7 +428,8 @@ def main(argv=None) -> int:
             print(f"  {peer:8s} {t * 1e3:10.2f} ms/epoch {spread:22s} {w.rows / t:12,.0f} samples/s   {note}")
             if (name, peer) in COMPILE:
                 compile_s[peer] = statistics.median(COMPILE[(name, peer)])
-                print(f"  {'':8s} + {compile_s[peer]:.2f} s to compile, once")
+                what = "to import numba and load its kernels" if peer == "nnctl" else "to compile"
+                print(f"  {'':8s} + {compile_s[peer]:.2f} s {what}, once")
         results[name] = {"workload": w.__dict__, "seconds_per_epoch": row, "rounds": times,
                          "compile_seconds": compile_s}
     if args.json:
