@@ -21,7 +21,7 @@ import numpy as np
 from .. import config as config_mod
 from .. import render
 from ..errors import ConfigError, DataError, NnctlError, TrainingDiverged, TrainingInterrupted
-from ..files import Output, write_outputs
+from ..files import Output, check_outputs, write_outputs
 from .evaluate import finite
 from .train import Session
 
@@ -69,6 +69,15 @@ class _Search:
             f"sqlite:///{(self.path.parent / f'{self.name}.db').resolve()}"
         self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
                           "r2": "val_r2"}.get(self.sweep.metric)
+        # What the sweep writes beside its file, refused before any trial if it is one of
+        # its inputs (a base config named s.best.yaml would be replaced at the end).
+        self.best_path = self.path.with_name(f"{self.name}.best.yaml")
+        data = self.base.data
+        check_outputs([("best config", self.best_path),
+                       ("study", None if self.sweep.storage else self.path.with_name(f"{self.name}.db"))],
+                      [("sweep file", self.path), ("base config", self.config_path),
+                       ("training data", data.train), ("validation data", data.validation),
+                       ("test data", data.test)])
 
     @property
     def draws_images(self) -> bool:
@@ -216,7 +225,7 @@ def _finish(study, search: _Search) -> dict:
                                           for k, v in best.params.items()},
                                        "training.seed": best.user_attrs["seed"]},
                                       label=f"sweep {name}, trial {best.number}", stem=name)
-        best_path = search.path.with_name(f"{name}.best.yaml")
+        best_path = search.best_path
         text = cfg.to_yaml()
         write_outputs([Output(best_path, lambda f: f.write(text.encode("utf-8")), DataError,
                               "best config")])

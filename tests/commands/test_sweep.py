@@ -246,3 +246,23 @@ def test_local_workers_start_with_one_blas_thread_and_dasks_hash_seed(tmp_path):
                               text=True, env={**env, "PYTHONHASHSEED": "6640"}).stdout
     assert threads and all(t == 1 for t in threads), threads
     assert seeded == int(expected)
+
+
+@pytest.mark.parametrize("base_name, data_name", [("s.best.yaml", None), ("base.yaml", "s.db")])
+def test_an_output_of_the_sweep_that_is_one_of_its_inputs_is_refused_before_any_trial(
+        cli, tmp_path, base_name, data_name):
+    """A base config named like the sweep's best config (or data named like its study)
+    was replaced at the end, after every trial; now exit 2 before any, the file intact."""
+    write(tmp_path, 2)
+    base = tmp_path / base_name
+    (tmp_path / "base.yaml").rename(base)
+    (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace(
+        "config: base.yaml", f"config: {base_name}"))
+    if data_name:
+        (tmp_path / data_name).write_bytes(IRIS.read_bytes())
+        base.write_text(base.read_text().replace(str(IRIS), data_name))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    what = "base config" if data_name is None else "training data"
+    assert_one_line_error(cli("sweep", "s.yaml"), 2, base_name if data_name is None else data_name,
+                          f"would overwrite the {what}")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
