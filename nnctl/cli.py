@@ -98,6 +98,16 @@ def _reports_errors(command):
             except OSError:
                 pass
             sys.exit(EXIT_ERROR)
+        except OSError as e:
+            # Writing stdout failed (a full disk, a device gone): every file nnctl opens
+            # names its own errors where it is opened, so what is left is the output.
+            _quiet_stdout()
+            try:
+                render.error(f"{e.filename or 'stdout'}: cannot write the output"
+                             f" ({e.strerror or e}); free some space or send it elsewhere")
+            except OSError:
+                pass
+            sys.exit(EXIT_ERROR)
 
     return wrapper
 

@@ -115,3 +115,14 @@ finally:  # a normal exit (SystemExit) passes here; the quick one leaves before
     done = subprocess.run([sys.executable, "-m", "nnctl", "shapes", "no-such.yaml"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and "no-such.yaml" in done.stderr
+
+
+def test_stdout_on_a_full_disk_is_one_line_not_a_traceback():
+    """(Found by a hostile review: every command but predict ended in a traceback.)"""
+    for args in (["schema"], ["shapes", str(DEFAULT), "--json"], ["activations"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "nnctl", *args], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr == ("Error: stdout: cannot write the output (No space left on"
+                               " device); free some space or send it elsewhere\n"), args
