@@ -47,6 +47,14 @@ def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
     fields) each row's cells are written back through the csv module.
     """
     data = model.metadata["data"]
+    names = prediction_columns(model.metadata)
+    if header and frame.header:  # the output's header would name a column twice
+        columns = [str(c) for c in frame.df.columns]
+        taken = [n for n in names if n in columns]
+        if taken:
+            raise DataError(f"{frame.path}, line 1: already has a column '{taken[0]}' (column"
+                            f" {columns.index(taken[0]) + 1}), which predict adds; predict from"
+                            f" the data without the earlier predictions, or rename that column")
     X, unseen = model_inputs(model, frame)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, row by row
         A = model.network.predict(X.T).T  # (m, n[L])
@@ -66,7 +74,6 @@ def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
                 A = Scaler.from_json(data["target_scaler"]).inverse(A)
             _check_finite(A, frame, "the prediction in the target's units")
         columns = [list(map(repr, A[:, j].tolist())) for j in range(A.shape[1])]
-    names = prediction_columns(model.metadata)
     lines = frame.raw_lines
     if lines is None or d in "0123456789.+-eEinfa":
         # Quoted fields: each row's cells as the file has them, through the csv module.

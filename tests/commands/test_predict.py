@@ -162,3 +162,20 @@ def test_a_header_and_blank_lines_only_is_refused_in_pieces_too(cli, tmp_path, m
     whole, pieces = predict_both_ways(cli, monkeypatch, mixed_model, "h.csv", 2)
     for run in (whole, pieces):
         assert run.code == 1 and "h.csv: has a header but no data rows" in run.stderr, run
+
+
+def test_predictions_of_predictions_are_refused_not_a_header_with_a_name_twice(cli, tmp_path):
+    """Predicting from an earlier output gave 'predicted_y' twice, a file nnctl itself
+    then refused (found by a hostile review): now one line, exit 1, no output file."""
+    from helpers import assert_one_line_error
+
+    rows = [f"{x},{2 * x + 1}" for x in range(40)]
+    write(tmp_path / "d.csv", "\n".join(["x,y", *rows]) + "\n")
+    write(tmp_path / "c.yaml", "data: {train: d.csv, target: y}\ntraining: {epochs: 2}\n"
+                               "output: {plots: false}\n")
+    assert cli("train", "c.yaml", "-o", "m.npz").code == 0
+    assert cli("predict", "m.npz", "d.csv", "-o", "p1.csv").code == 0
+    assert (tmp_path / "p1.csv").read_text().splitlines()[0] == "x,y,predicted_y"
+    assert_one_line_error(cli("predict", "m.npz", "p1.csv", "-o", "p2.csv"), 1,
+                          "p1.csv, line 1: already has a column 'predicted_y' (column 3)")
+    assert not (tmp_path / "p2.csv").exists()
