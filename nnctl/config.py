@@ -19,6 +19,7 @@ import inspect
 import math
 import os
 import re
+import stat
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -949,7 +950,13 @@ def load(path: str | Path | None) -> Config:
     # A run's own config.yaml (runs/iris/3/config.yaml) trains as a run of iris again.
     stem = path.parent.parent.name if path.name == "config.yaml" and (path.parent / "history.csv").exists() \
         and path.parent.parent.name else path.stem
-    return parse(text, source=str(path), base=path.parent, stem=stem)
+    # A config read from a stream (/dev/stdin, <(...), a pipe) has no folder of its own:
+    # its relative paths are the current directory's, not /dev's or /dev/fd's.
+    try:
+        base = path.parent if stat.S_ISREG(os.stat(path).st_mode) else Path(".")
+    except OSError:  # read a moment ago; gone since: as a file
+        base = path.parent
+    return parse(text, source=str(path), base=base, stem=stem)
 
 
 def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: str = "model") -> Config:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jsonschema
 import pytest
 import yaml
@@ -90,3 +92,30 @@ def test_the_resolved_yaml_reads_back_to_the_same_config_for_any_names(names, na
     assume(cfg is not None)  # a name the schema refuses (the test is of the round trip)
     again = config.parse(cfg.to_yaml(), source="y")
     assert again.resolved() == cfg.resolved()
+
+
+def test_a_config_from_a_stream_takes_relative_paths_from_the_current_directory(tmp_path,
+                                                                                monkeypatch):
+    """From a pipe (/dev/stdin, <(...)) 'd.csv' was looked for in /dev/fd or /dev, and a
+    run's outputs were written there (found by a hostile review)."""
+    import os
+    import threading
+
+    from nnctl import config
+
+    monkeypatch.chdir(tmp_path)
+    text = "data: {train: d.csv, target: y}\noutput: {model: m.npz}\n"
+    (tmp_path / "fifos").mkdir()  # like /dev/fd: the stream's folder is not the user's
+    fifo = tmp_path / "fifos" / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(text))
+    writer.start()
+    streamed = config.load(fifo)
+    writer.join()
+    assert (tmp_path / streamed.data.train).resolve() == tmp_path / "d.csv"
+    assert (tmp_path / streamed.model_path).resolve() == tmp_path / "m.npz"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "c.yaml").write_text(text)
+    from_file = config.load(sub / "c.yaml")  # a file: relative to its folder, as before
+    assert Path(from_file.data.train).resolve() == sub / "d.csv"
