@@ -26,9 +26,63 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from .errors import DataError
+from .errors import DataError, Interrupt
 
-console = Console(stderr=True, highlight=False)
+
+class _Stderr:
+    """The messages' file: ``sys.stderr`` as it is at each write (tests and hosts replace
+    it; rich's progress display replaces it with a proxy that writes to this console, so
+    the proxied file is taken), until a write fails. A reader that left (``nnctl train
+    2>&1 | head``, ``less`` quit) or a full disk then stops the command as SIGPIPE would,
+    the way Ctrl-C does: training keeps its best model so far, where rich's own handling
+    of a broken pipe exited at once and lost the run. Every later message is dropped
+    (none can be read)."""
+
+    broken = False
+
+    @staticmethod
+    def _err():
+        err = sys.stderr
+        return getattr(err, "rich_proxied_file", err)  # None: started with stderr closed
+
+    def write(self, text: str) -> int:
+        err = self._err()
+        if self.broken or err is None:
+            return len(text)
+        try:
+            return err.write(text)
+        except OSError:
+            self._broke()
+        return len(text)
+
+    def flush(self) -> None:
+        err = self._err()
+        if not self.broken and err is not None:
+            try:
+                err.flush()
+            except OSError:
+                self._broke()
+
+    def _broke(self) -> None:
+        self.broken = True
+        raise Interrupt(13, "SIGPIPE (stderr could not be written)")  # 13: SIGPIPE
+
+    def isatty(self) -> bool:
+        err = self._err()
+        return err is not None and err.isatty()
+
+    def fileno(self) -> int:
+        err = self._err()
+        if err is None:
+            raise OSError("stderr is closed")
+        return err.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._err(), "encoding", None) or "utf-8"
+
+
+console = Console(file=_Stderr(), highlight=False)
 
 #: -q: only warnings, errors and the command's data; -v: every epoch, every column.
 QUIET = False

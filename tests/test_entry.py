@@ -126,3 +126,21 @@ def test_stdout_on_a_full_disk_is_one_line_not_a_traceback():
         assert done.returncode == 1, (args, done.stderr)
         assert done.stderr == ("Error: stdout: cannot write the output (No space left on"
                                " device); free some space or send it elsewhere\n"), args
+
+
+def test_a_reader_that_leaves_stderr_stops_training_as_ctrl_c_does(tmp_path):
+    """`nnctl train 2>&1 | head -1` exited 1 with no model and no word (rich's own
+    broken-pipe exit, found by a hostile review): now 141, the best model so far kept."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{train: {ROOT / 'nnctl' / 'bundled' / 'datasets' / 'iris.csv'},"
+                      " target: species}\ntraining: {epochs: 2000}\noutput: {plots: false}\n")
+    train = subprocess.Popen([sys.executable, "-m", "nnctl", "train", str(config), "-v"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    while not train.stderr.readline().startswith(b"epoch 1/"):  # the reader sees epoch 1,
+        pass  # then leaves
+    train.stderr.close()
+    assert train.wait(timeout=300) == 141
+    (run,) = (tmp_path / "runs" / "c").iterdir()
+    assert {"model.npz", "history.csv"} <= {p.name for p in run.iterdir()}
+    epochs = (run / "history.csv").read_text().splitlines()[1:]
+    assert 0 < len(epochs) < 2000  # stopped early, after some epochs
