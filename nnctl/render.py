@@ -82,7 +82,8 @@ class _Stderr:
         return getattr(self._err(), "encoding", None) or "utf-8"
 
 
-console = Console(file=_Stderr(), highlight=False)
+_STDERR = _Stderr()
+console = Console(file=_STDERR, highlight=False)
 
 #: -q: only warnings, errors and the command's data; -v: every epoch, every column.
 QUIET = False
@@ -185,8 +186,13 @@ def _require_stdout() -> None:
 
 
 def error(message: str) -> None:
-    """One line on stderr (no markup, no traceback)."""
-    console.print(_text(f"Error: {message}", style="bold red"), soft_wrap=True)
+    """One line on stderr (no markup, no traceback). Never raises for a stderr that cannot
+    be written: the command is ending with this error, which then has no reader."""
+    try:
+        console.print(_text(f"Error: {message}", style="bold red"), soft_wrap=True)
+    except Interrupt:
+        if not _STDERR.broken:  # a signal, not the write
+            raise
 
 
 def note(message: str, style: str = "") -> None:

@@ -65,8 +65,8 @@ class _Search:
             config_mod.parse_path(key, f"{path}: space")
             sample = p.choices[0] if p.choices is not None else p.low
             self.base.with_values({key: sample}, label=f"{path}: space {key}")
-        self.storage_url = self.sweep.storage or \
-            f"sqlite:///{(self.path.parent / f'{self.name}.db').resolve()}"
+        default_db = None if self.sweep.storage else self.path.with_name(f"{self.name}.db")
+        self.storage_url = self.sweep.storage or f"sqlite:///{default_db.resolve()}"
         self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
                           "r2": "val_r2"}.get(self.sweep.metric)
         # What the sweep writes beside its file, refused before any trial if it is one of
@@ -74,7 +74,7 @@ class _Search:
         self.best_path = self.path.with_name(f"{self.name}.best.yaml")
         data = self.base.data
         check_outputs([("best config", self.best_path),
-                       ("study", None if self.sweep.storage else self.path.with_name(f"{self.name}.db"))],
+                       ("study", default_db)],
                       [("sweep file", self.path), ("base config", self.config_path),
                        ("training data", data.train), ("validation data", data.validation),
                        ("test data", data.test)])
