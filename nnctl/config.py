@@ -861,13 +861,30 @@ class Sweep(_Section):
                                               " validation figures lag the median of earlier"
                                               " trials at the same epoch.")
     seed: int = Field(0, ge=0, description="Seeds the sampler and each trial's seed.")
-    storage: Union[str, None] = Field(None, description="Optuna storage URL; default a SQLite"
-                                      " file beside the sweep file, <name>.db.")
+    storage: Union[str, None] = Field(None, description="Optuna storage URL (sqlite:///study.db,"
+                                      " a path relative to the sweep file; postgresql://...);"
+                                      " default a SQLite file beside the sweep file, <name>.db.")
 
     @field_validator("config", mode="before")
     @classmethod
     def _config_path(cls, value, info: ValidationInfo):
         return _relative_path(value, info, "the path of a config file")
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_url(cls, value, info: ValidationInfo):
+        if value is None:
+            return None
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+            raise _fail(f"not a storage URL: {value!r}; give sqlite:///study.db (a file) or a"
+                        " database URL such as postgresql://user@host/db")
+        # A SQLite file, like every path in nnctl's files, is taken from the sweep file's
+        # folder (SQLAlchemy alone would take it from wherever the sweep is run).
+        path, query = sqlite_path(value)
+        if path and path != ":memory:" and not Path(path).is_absolute():
+            base = (info.context or {}).get("base", Path("."))
+            value = "sqlite:///" + os.path.abspath(Path(base) / path) + query
+        return value
 
     @model_validator(mode="after")
     def _check(self):
@@ -891,6 +908,16 @@ class Sweep(_Section):
     @property
     def direction(self) -> str:
         return OBJECTIVES[self.metric]
+
+
+def sqlite_path(url: str) -> tuple[str | None, str]:
+    """The file of a ``sqlite:///FILE?query`` storage URL and its query; ``None`` for any
+    other URL, and ``""`` for SQLite's in-memory ``sqlite://`` or ``sqlite:///``."""
+    if not url.startswith("sqlite://"):
+        return None, ""
+    rest = url[len("sqlite://"):].removeprefix("/")
+    path, sep, query = rest.partition("?")
+    return path, sep + query
 
 
 def _read_text(path: Path, what: str, too_big: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,8 @@ class _Search:
             self.base.with_values({key: sample}, label=f"{path}: space {key}")
         default_db = None if self.sweep.storage else self.path.with_name(f"{self.name}.db")
         self.storage_url = self.sweep.storage or f"sqlite:///{default_db.resolve()}"
+        self.study_file = default_db or (Path(f) if (f := config_mod.sqlite_path(self.storage_url)[0])
+                                         and f != ":memory:" else None)
         self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
                           "r2": "val_r2"}.get(self.sweep.metric)
         # What the sweep writes beside its file, refused before any trial if it is one of
@@ -74,10 +77,12 @@ class _Search:
         self.best_path = self.path.with_name(f"{self.name}.best.yaml")
         data = self.base.data
         check_outputs([("best config", self.best_path),
-                       ("study", default_db)],
+                       ("study", self.study_file)],
                       [("sweep file", self.path), ("base config", self.config_path),
                        ("training data", data.train), ("validation data", data.validation),
                        ("test data", data.test)])
+        if self.study_file is not None:
+            _check_study_file(self.study_file)
 
     @property
     def draws_images(self) -> bool:
@@ -99,13 +104,33 @@ class _Search:
                         for k, p in sweep.space.items()}, seed=seed)}[sweep.sampler]()
         pruner = optuna.pruners.MedianPruner(n_warmup_steps=5) if sweep.pruner == "median" \
             else optuna.pruners.NopPruner()
-        # Asked first, not by load_if_exists: that tries to create it and catches the error,
-        # which a Dask scheduler logs as a traceback.
-        if self.name in optuna.study.get_all_study_names(storage):
-            return optuna.load_study(study_name=self.name, storage=storage, sampler=sampler,
-                                     pruner=pruner)
-        return optuna.create_study(study_name=self.name, storage=storage, sampler=sampler,
-                                   pruner=pruner, direction=sweep.direction)
+        import sqlalchemy.exc
+
+        where = f"{self.path}: storage {shown(storage)}"
+        try:
+            # Asked first, not by load_if_exists: that tries to create it and catches the
+            # error, which a Dask scheduler logs as a traceback.
+            if self.name in optuna.study.get_all_study_names(storage):
+                return optuna.load_study(study_name=self.name, storage=storage, sampler=sampler,
+                                         pruner=pruner)
+            return optuna.create_study(study_name=self.name, storage=storage, sampler=sampler,
+                                       pruner=pruner, direction=sweep.direction)
+        except ImportError:  # Optuna's word for a URL whose database driver is missing
+            raise DataError(f"{where}: the driver for {storage.split(':')[0]} databases is not"
+                            " installed; install it (psycopg2-binary for postgresql, pymysql for"
+                            " mysql+pymysql) or leave storage out for a SQLite file") from None
+        except sqlalchemy.exc.NoSuchModuleError:
+            raise ConfigError(f"{where}: no such database or driver; give sqlite:///study.db or"
+                              " dialect+driver://user@host/db (postgresql, mysql+pymysql)") from None
+        except sqlalchemy.exc.ArgumentError:
+            raise ConfigError(f"{where}: not a URL SQLAlchemy can read; give"
+                              " sqlite:///study.db or dialect+driver://user@host/db") from None
+        except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as e:
+            # No such folder or server, a file that is no database, a study from an Optuna
+            # whose tables this one cannot read.
+            first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise DataError(f"{where}: cannot open the study ({first}); check the URL, or move"
+                            " the file away to start a new study") from None
 
     def session(self, number: int, values: dict) -> tuple[Session, int]:
         """Trial ``number``'s training session, its run directory claimed, and its seed."""
@@ -191,6 +216,41 @@ def run(path: str, *, workers: int | None = None, scheduler: str | None = None,
     return out
 
 
+def shown(url: str) -> str:
+    """A storage URL as said on the terminal: its password, if any, hidden."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _check_study_file(path: Path) -> None:
+    """Refuse a study file that is not Optuna's SQLite: Optuna would add its tables to any
+    SQLite database (someone's own, named like the sweep) and fail on any other file."""
+    import sqlite3
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the sweep's study ({e.strerror}); check its"
+                        " permissions, or give storage: another file") from None
+    if not head:
+        return  # an empty file: SQLite makes it a database
+    if head != b"SQLite format 3\x00":
+        raise DataError(f"{path}: not a SQLite database, so not this sweep's study; move it"
+                        " away, or give storage: another file")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as e:
+        raise DataError(f"{path}: a damaged SQLite database ({e}); move it away to start a"
+                        " new study") from None
+    if tables and not {"studies", "trials"} <= tables:
+        raise DataError(f"{path}: a SQLite database of something else (tables"
+                        f" {', '.join(sorted(tables)[:3])}), not an Optuna study; move it away,"
+                        " or give storage: another file")
+
+
 def _start(study, search: _Search) -> int:
     """Mark trials a dead sweep left running as failed; say what is to run; how many."""
     import optuna
@@ -211,14 +271,14 @@ def _start(study, search: _Search) -> int:
                     " not used: each trial writes a run directory of its own", style="dim")
     render.note(f"sweep {search.name}: {search.sweep.trials} trials of {search.config_path}"
                 f" ({len(done)} done, {missing} to run); {search.sweep.direction} validation"
-                f" {search.sweep.metric}; study in {search.storage_url}", style="dim")
+                f" {search.sweep.metric}; study in {shown(search.storage_url)}", style="dim")
     return missing
 
 
 def _finish(study, search: _Search) -> dict:
     """The ranked trials, and the best config written beside the sweep file."""
     sweep, name = search.sweep, search.name
-    out = _report(study, sweep, name, search.storage_url)
+    out = _report(study, sweep, name, shown(search.storage_url))
     best = study.best_trial if out["completed"] else None
     if best is not None:
         cfg = search.base.with_values({**{k.removesuffix("#"): _value(sweep, k, v)

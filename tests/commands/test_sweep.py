@@ -266,3 +266,48 @@ def test_an_output_of_the_sweep_that_is_one_of_its_inputs_is_refused_before_any_
     assert_one_line_error(cli("sweep", "s.yaml"), 2, base_name if data_name is None else data_name,
                           f"would overwrite the {what}")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def _foreign_sqlite(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE expenses (amount REAL)")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("storage, study_file, code, fragments", [
+    ("nonsense", None, 2, ["s.yaml, line 11: storage: not a storage URL"]),
+    ("postgresql://u:secret@localhost/x", None, 1,
+     ["storage postgresql://u:***@localhost/x", "driver for postgresql databases is not installed"]),
+    ("nosuchdb+x://u@h/x", None, 2, ["storage nosuchdb+x://u@h/x", "no such database or driver"]),
+    (None, "text", 1, ["s.db: not a SQLite database", "move it away"]),
+    (None, "foreign", 1, ["s.db: a SQLite database of something else (tables expenses)"]),
+    ("sqlite:///mine.db", "foreign", 1, ["mine.db: a SQLite database of something else"]),
+])
+def test_a_bad_storage_or_a_study_file_that_is_not_a_study_is_one_line(
+        cli, tmp_path, storage, study_file, code, fragments):
+    """A storage URL that cannot be read or opened, or a study file that is someone else's
+    (text, or a SQLite database of their own), was a SQLAlchemy traceback, or had Optuna's
+    tables added to the user's database; now one line, and the file as it was."""
+    write(tmp_path, 1, f"storage: '{storage}'\n" if storage else "")
+    # The storage key follows the space: line 11 of the file.
+    target = tmp_path / ("mine.db" if storage and storage.startswith("sqlite") else "s.db")
+    if study_file == "text":
+        target.write_text("date,amount\n2026-01-01,3\n" * 50)
+    elif study_file == "foreign":
+        _foreign_sqlite(target)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert_one_line_error(cli("sweep", "s.yaml"), code, *fragments)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_relative_sqlite_storage_is_taken_from_the_sweep_files_folder(cli, tmp_path, monkeypatch):
+    write(tmp_path, 1, "storage: sqlite:///studies.db\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    run = cli("sweep", str(tmp_path / "s.yaml"), "--json")
+    assert run.code == 0, run
+    assert json.loads(run.stdout)["storage"] == f"sqlite:///{tmp_path / 'studies.db'}"
+    assert (tmp_path / "studies.db").is_file() and not (tmp_path / "elsewhere" / "studies.db").exists()
