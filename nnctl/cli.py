@@ -88,28 +88,28 @@ def _reports_errors(command):
         except MemoryError:
             render.error("out of memory; use smaller layers, a smaller batch_size or less data")
             sys.exit(EXIT_ERROR)
-        except BrokenPipeError:
-            # A reader such as `head` left early. Say so once; stdout is pointed at
-            # /dev/null so that Python's own flush at exit does not complain again.
-            _quiet_stdout()
-            try:
-                render.error("the output's reader closed the pipe before all of it was written"
-                             " (broken pipe); write to a file with -o to keep all of it")
-            except OSError:
-                pass
-            sys.exit(EXIT_ERROR)
         except OSError as e:
-            # Writing stdout failed (a full disk, a device gone): every file nnctl opens
-            # names its own errors where it is opened, so what is left is the output.
-            _quiet_stdout()
-            try:
-                render.error(f"{e.filename or 'stdout'}: cannot write the output"
-                             f" ({e.strerror or e}); free some space or send it elsewhere")
-            except OSError:
-                pass
-            sys.exit(EXIT_ERROR)
+            _output_failed(e)
 
     return wrapper
+
+
+def _output_failed(e: OSError) -> None:
+    """Writing stdout failed: one line, exit 1. Every file nnctl opens names its own errors
+    where it is opened, so what is left is the output (a full disk, a device gone, or a
+    reader such as `head` that left early)."""
+    from . import render
+
+    # stdout is pointed at /dev/null so that Python's own flush at exit does not complain again.
+    _quiet_stdout()
+    if isinstance(e, BrokenPipeError):
+        message = ("the output's reader closed the pipe before all of it was written"
+                   " (broken pipe); write to a file with -o to keep all of it")
+    else:
+        message = (f"{e.filename or 'stdout'}: cannot write the output"
+                   f" ({e.strerror or e}); free some space or send it elsewhere")
+    render.error(message)
+    sys.exit(EXIT_ERROR)
 
 
 class _PositiveFinite(click.FloatRange):
@@ -156,6 +156,8 @@ class _Group(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(EXIT_ERROR)
+        except OSError as e:  # --help or --version, written by click before any command
+            _output_failed(e)
         sys.exit(code if isinstance(code, int) else 0)
 
 

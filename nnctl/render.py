@@ -8,6 +8,7 @@ file can move the cursor, clear the screen or retitle the terminal.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sys
@@ -111,8 +112,16 @@ def safe(text: str, *, lines: bool = False) -> str:
 def _text(text, style: str = "", *, lines: bool = False) -> Text:
     """Rich text, never markup, from text that may come from a file."""
     return Text(safe(text, lines=lines), style=style)
+class _StdoutConsole(Console):
+    """Rich's console, leaving a broken pipe to the command's error handler (one line,
+    exit 1, as for the data written to stdout), where rich's own exits 1 without a word."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 #: For output that is the command's result but not machine data (the shapes table).
-stdout = Console(highlight=False)
+stdout = _StdoutConsole(highlight=False)
 
 
 def show(table: Table, con: Console | None = None) -> None:

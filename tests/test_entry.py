@@ -118,14 +118,29 @@ finally:  # a normal exit (SystemExit) passes here; the quick one leaves before
 
 
 def test_stdout_on_a_full_disk_is_one_line_not_a_traceback():
-    """(Found by a hostile review: every command but predict ended in a traceback.)"""
-    for args in (["schema"], ["shapes", str(DEFAULT), "--json"], ["activations"]):
+    """(Found by a hostile review: every command but predict ended in a traceback; later
+    --help and --version, which click writes before any command runs, still did.)"""
+    for args in (["schema"], ["shapes", str(DEFAULT), "--json"], ["activations"], ["--help"],
+                 ["--version"], ["train", "--help"]):
         with open("/dev/full", "w") as full:
             done = subprocess.run([sys.executable, "-m", "nnctl", *args], stdout=full,
                                   stderr=subprocess.PIPE, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 1, (args, done.stderr)
         assert done.stderr == ("Error: stdout: cannot write the output (No space left on"
                                " device); free some space or send it elsewhere\n"), args
+
+
+def test_a_table_to_a_reader_that_left_is_the_broken_pipe_line():
+    """A table on stdout (activations, shapes) to a pipe already closed exited 1 without a
+    word (rich's own broken-pipe exit); now the line every other output gives."""
+    for args in (["activations"], ["shapes", str(DEFAULT)]):
+        done = subprocess.Popen([sys.executable, "-m", "nnctl", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=ROOT)
+        done.stdout.close()
+        with done.stderr:
+            err = done.stderr.read().decode()
+        assert done.wait(timeout=120) == 1, (args, err)
+        assert err.startswith("Error: the output's reader closed the pipe") and err.count("\n") == 1, err
 
 
 def test_a_reader_that_leaves_stderr_stops_training_as_ctrl_c_does(tmp_path):
