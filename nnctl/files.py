@@ -24,6 +24,7 @@ refused with what to do instead.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import select
@@ -45,6 +46,18 @@ SPOOL_IN_MEMORY = 1 << 25
 
 #: Paths that name one of this process's open descriptors (the shell's redirections).
 _DESCRIPTOR = re.compile(r"^/(?:proc/(?:self|\d+)/fd/\d+|dev/fd/\d+|dev/std(?:in|out|err))$")
+
+
+#: Control characters (C0, DEL, C1) and the bidirectional overrides that can reorder what
+#: a terminal shows, each written as an escape instead.
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
+_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_LINES = {k: v for k, v in _ESCAPES.items() if k != 10}
+
+
+def safe(text: str, *, lines: bool = False) -> str:
+    """``text`` with every control character escaped (``\\x1b``); ``lines`` keeps line ends."""
+    return str(text).translate(_LINES if lines else _ESCAPES)
 
 
 def is_streamed(path: str | Path) -> bool:
@@ -79,11 +92,12 @@ def _identity(path: str | Path, *, stdin: bool = False):
     return ("inode", st.st_dev, st.st_ino)
 
 
-def check_outputs(outputs: Iterable[tuple[str, str | Path | None]],
+def check_outputs(outputs: Iterable[tuple[str, str | Path | None] | tuple[str, str | Path | None, bool]],
                   inputs: Iterable[tuple[str, str | Path | None]]) -> None:
     """Refuse, before any work, outputs that would overwrite an input or each other, or
     that cannot be written. Each entry is ``(what, path)``; a ``None`` path is skipped; an
-    input ``-`` is stdin, an output ``-`` stdout, compared by what they are open on.
+    input ``-`` is stdin, an output ``-`` stdout, compared by what they are open on. An
+    output ``(what, path, True)`` is binary, refused where it would go to a terminal.
 
     A clash is a ``ConfigError`` (a usage error: exit 2); an output that cannot be written
     there is an ``OutputError`` (exit 1).
@@ -95,12 +109,16 @@ def check_outputs(outputs: Iterable[tuple[str, str | Path | None]],
             if key is not None:
                 seen.setdefault(key, (what, "stdin" if str(path) == STDOUT else path))
     streams = []
-    for what, path in outputs:
+    for what, path, *binary in outputs:
         if path is None:
             continue
         text = str(path)
         if text.endswith(("/", "/.")):
             raise ConfigError(f"{path}: names a directory; give a file name for the {what}")
+        if binary and binary[0] and is_streamed(path) and _terminal(text):
+            raise ConfigError(f"{'stdout' if text == STDOUT else path}: is a terminal, and the"
+                              f" {what} is binary; redirect it to a file (> FILE) or a program"
+                              " (| ...), or give a file name")
         if is_streamed(path):
             same = [w for w, p in streams if os.path.realpath(str(p)) == os.path.realpath(text)]
             if same or (text == STDOUT and any(str(p) == STDOUT for _, p in streams)):
@@ -258,6 +276,11 @@ def _write_stream(path: str, write, *, error, what) -> None:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
         write(spool)
         spool.seek(0)
+        if _terminal(path):
+            # Text (binary outputs are refused before any work) whose cells came from files:
+            # a terminal shows their control characters escaped, never runs them.
+            text = safe(spool.read().decode("utf-8", "backslashreplace"), lines=True)
+            spool = io.BytesIO(text.encode("utf-8"))
         if path == STDOUT:
             out = stdout_binary()
             try:
@@ -411,6 +434,16 @@ def read_input(path: str | Path, what: str, *, error: type[NnctlError] = DataErr
         raise error(f"{name}: is more than the {limit:,} bytes a {what} file may be"
                     f"{'; ' + too_big if too_big else ''}")
     return data
+
+
+def _terminal(path: str) -> bool:
+    """Whether the output ``path`` (``-``: stdout) is a terminal."""
+    if path != STDOUT:
+        return _is_tty(path)
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _is_tty(path) -> bool:

@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import DataError, Interrupt
+from .files import safe  # the one escaping rule for text that reaches a terminal
 
 
 class _Stderr:
@@ -96,18 +97,6 @@ def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None 
     global QUIET, VERBOSE
     QUIET, VERBOSE = quiet, verbose and not quiet
     console.no_color = stdout.no_color = color is False or bool(os.environ.get("NO_COLOR"))
-
-#: Control characters (C0, DEL, C1) and the bidirectional overrides that can reorder what
-#: a terminal shows, each written as an escape instead.
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
-_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
-_LINES = {k: v for k, v in _ESCAPES.items() if k != 10}
-
-
-def safe(text: str, *, lines: bool = False) -> str:
-    """``text`` with every control character escaped (``\\x1b``); ``lines`` keeps line ends."""
-    return str(text).translate(_LINES if lines else _ESCAPES)
-
 
 def _text(text, style: str = "", *, lines: bool = False) -> Text:
     """Rich text, never markup, from text that may come from a file."""

@@ -159,3 +159,74 @@ def test_a_reader_that_leaves_stderr_stops_training_as_ctrl_c_does(tmp_path):
     assert {"model.npz", "history.csv"} <= {p.name for p in run.iterdir()}
     epochs = (run / "history.csv").read_text().splitlines()[1:]
     assert 0 < len(epochs) < 2000  # stopped early, after some epochs
+
+
+def _on_a_terminal(args, cwd) -> tuple[subprocess.CompletedProcess, bytes]:
+    """``nnctl ARGS`` with its stdout on a pseudo-terminal, as a user at a prompt runs it;
+    and what the terminal got."""
+    import os
+    import threading
+
+    master, slave = os.openpty()
+
+    shown: list[bytes] = []
+
+    def drain() -> None:  # the terminal shows what it gets, so the writer never blocks
+        try:
+            while chunk := os.read(master, 1 << 16):
+                shown.append(chunk)
+        except OSError:  # the last writer closed the terminal
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "nnctl", *args], stdout=slave,
+                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=cwd)
+    finally:
+        os.close(slave)
+        reader.join(timeout=10)
+        os.close(master)
+    return done, b"".join(shown)
+
+
+def test_a_binary_output_to_a_terminal_is_refused_before_any_work(tmp_path):
+    """`nnctl train -o -` at a prompt trained, then poured a zip file over the terminal;
+    now exit 2 before training, while a pipe or a file still gets the model."""
+    piped = subprocess.run([sys.executable, "-m", "nnctl", "train", "--epochs", "1", "-q", "-o", "-"],
+                           capture_output=True, timeout=120, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout[:4] == b"PK\x03\x04", piped.stderr
+    (tmp_path / "m.npz").write_bytes(piped.stdout)
+    for args, what in ((["train", "--epochs", "1", "-o", "-"], "model"),
+                       (["train", "--epochs", "1", "-o", "/dev/stdout"], "model"),
+                       (["export", "m.npz", "-o", "-"], "ONNX model")):
+        done, shown = _on_a_terminal(args, tmp_path)
+        assert done.returncode == 2 and shown == b"", (args, done.stderr)
+        assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert f"is a terminal, and the {what} is binary; redirect it" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no run was made
+    text, shown = _on_a_terminal(["predict", "m.npz", str(ROOT / "nnctl" / "bundled" / "datasets" / "default.csv")],
+                                 tmp_path)
+    assert text.returncode == 0, text.stderr  # predictions are text: a terminal shows them
+    assert shown.count(b"\n") == len(DEFAULT_LINES), shown[:200]  # the header and every row
+
+
+DEFAULT_LINES = (ROOT / "nnctl" / "bundled" / "datasets" / "default.csv").read_text().splitlines()
+
+
+def test_cells_with_control_characters_reach_a_terminal_escaped(tmp_path):
+    """A cell of the user's data carried to the predictions (an id, a name) with an escape
+    sequence in it ran on the terminal (colours, a cleared screen, a retitled window);
+    now it shows as \\x1b, and a pipe or a file still gets the bytes as they were."""
+    header, *rows = DEFAULT_LINES
+    (tmp_path / "in.csv").write_text(f"{header},name\n" + "".join(
+        f"{row},\x1b[2J\x1b]0;owned\x07row{i}\u202e\n" for i, row in enumerate(rows[:3])))
+    subprocess.run([sys.executable, "-m", "nnctl", "train", "--epochs", "1", "-q", "-o", "m.npz"],
+                   check=True, timeout=120, cwd=tmp_path)
+    done, shown = _on_a_terminal(["predict", "m.npz", "in.csv"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b" not in shown and b"\x07" not in shown and "\u202e".encode() not in shown
+    assert b"\\x1b[2J\\x1b]0;owned\\x07row0\\u202e," in shown, shown
+    piped = subprocess.run([sys.executable, "-m", "nnctl", "predict", "m.npz", "in.csv"],
+                           capture_output=True, timeout=120, cwd=tmp_path)
+    assert "\x1b[2J\x1b]0;owned\x07row0\u202e,".encode() in piped.stdout

@@ -23,7 +23,7 @@ ALLOWED = {
     "files": {"files", "errors"},
     "errors": {"errors"},
     "registry": {"registry", "errors"},
-    "render": {"render", "errors"},
+    "render": {"render", "errors", "files"},
     "commands": {"commands", "config", "core", "data", "errors", "files", "model_file", "registry",
                  "render", "plots", "onnx_graph", "kernels"},
     "cli": {"cli", "commands", "errors", "render", "__init__"},

@@ -36,7 +36,7 @@ def run(model: str, *, output: str | None = None, as_json: bool = False) -> dict
         raise DataError(onnx_graph.MISSING)
     loaded = model_file.load(model)
     path = Path(output) if output is not None else Path(loaded.path).with_suffix(".onnx")
-    check_outputs([("ONNX model", path)], [("model", loaded.path)])
+    check_outputs([("ONNX model", path, True)], [("model", loaded.path)])
     data = loaded.metadata["data"]
     blob = onnx_graph.build(loaded.network, data, name=Path(loaded.path).stem)
     write_outputs([Output(path, lambda f: f.write(blob), DataError, "ONNX model")])

@@ -62,7 +62,7 @@ class Session:
             # A streamed model (stdout, a pipe) has no file to put a history beside.
             self.history_path = None if cfg.output.history is None and is_streamed(cfg.model_path) \
                 else cfg.history_path
-            check_outputs([("model", cfg.model_path), ("history", self.history_path)],
+            check_outputs([("model", cfg.model_path, True), ("history", self.history_path)],
                           [("config", config_path), ("resumed model", resume_path),
                            ("training data", cfg.data.train), ("validation data", cfg.data.validation),
                            ("test data", cfg.data.test)])
