@@ -168,9 +168,10 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
     bytes for ``Frame.raw_lines`` and ``Frame.text_rows``."""
     path = Path(path)
     name = str(path)
-    if path.suffix.lower() == ".parquet":
+    fmt = _format(path)
+    if fmt == ".parquet":
         return _read_parquet(path, header=header, what=what)
-    plain = path.suffix.lower() not in (*_COMPRESSED, ".zip")
+    plain = fmt not in (*_COMPRESSED, ".zip")
     if plain and not keep_text and _ascii_safe(encoding) and path.is_file():  # (a pipe would block)
         # Checked through a memory map: the bytes are not copied, pandas reads the path.
         # The map is not closed here: it closes when the last view of it goes (an error's
@@ -188,10 +189,45 @@ def read_table(path: str | Path, *, delimiter: str = "auto", header: bool = True
                                header=header, encoding=encoding, na_values=na_values, what=what,
                                text_columns=text_columns, _path=path, keep_text=False)
     raw = _read_bytes(path, what)
-    return parse_table(_decompress(raw, path, name), name, delimiter=_delimiter_for(path, delimiter),
+    return parse_table(_decompress(raw, fmt or path.suffix.lower(), name), name,
+                       delimiter=_delimiter_for(path, delimiter),
                        header=header, encoding=encoding, na_values=na_values, what=what,
                        text_columns=text_columns, _path=path if plain and path.is_file() else None,
                        keep_text=keep_text)
+
+
+#: A file's first bytes, by what they say it is (a .csv that is gzip, say).
+_MAGIC = ((b"\x1f\x8b", ".gz"), (b"\xfd7zXZ\x00", ".xz"), (b"PK\x03\x04", ".zip"))
+
+
+def _magic(head: bytes, tail: bytes) -> str | None:
+    """The compression or Parquet format of a file that starts with ``head`` and ends with
+    ``tail`` (a few bytes each), or None for text."""
+    head = bytes(head)
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":  # bzip2's block magic, pi's digits
+        return ".bz2"
+    if head[:4] == b"PAR1" == bytes(tail[-4:]):  # at both ends: a CSV may begin 'PAR1,'
+        return ".parquet"
+    return next((fmt for magic, fmt in _MAGIC if head.startswith(magic)), None)
+
+
+def _format(path: Path) -> str | None:
+    """How to read ``path``: its suffix if that names a compression or Parquet; else, for a
+    regular file, what its first bytes say (a gzip file named data.csv), or its suffix; None
+    for a pipe or device, whose first bytes cannot be read twice."""
+    suffix = path.suffix.lower()
+    if suffix in (*_COMPRESSED, ".zip", ".parquet"):
+        return suffix
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            head = f.read(16)
+            f.seek(-min(4, len(head)), os.SEEK_END)
+            tail = f.read(4)
+    except OSError:
+        return suffix  # the reader gives the message
+    return _magic(head, tail) or suffix
 
 
 def parse_table(raw, name: str, *, delimiter: str = "auto", header: bool = True,
@@ -201,7 +237,14 @@ def parse_table(raw, name: str, *, delimiter: str = "auto", header: bool = True,
     """A table from the bytes of a CSV file (see ``read_table``); ``name`` is used in messages.
 
     ``raw`` is bytes or a read-only buffer of them (a memory map). ``_path``: the same bytes
-    as a plain file, which pandas then reads itself (faster than from memory)."""
+    as a plain file, which pandas then reads itself (faster than from memory). Bytes that
+    are compressed (stdin from ``gzip -c``, a pipe) are decompressed first."""
+    fmt = _magic(raw[:16], raw[-4:])
+    if fmt == ".parquet":
+        raise DataError(f"{name}: a Parquet file, which is read from its path, not from a pipe"
+                        " or stdin; save it to a file ending in .parquet")
+    if fmt is not None:
+        raw, _path = _decompress(raw, fmt, name), None
     raw, encoding, converted = _normalize(raw, name, encoding, what)
     if converted:
         _path = None
@@ -252,7 +295,7 @@ def read_chunks(path: str | Path, *, delimiter: str = "auto", header: bool = Tru
     """
     path = Path(path)
     name = str(path)
-    if path.suffix.lower() in (*_COMPRESSED, ".zip", ".parquet") or not _ascii_safe(encoding) \
+    if _format(path) in (*_COMPRESSED, ".zip", ".parquet") or not _ascii_safe(encoding) \
             or not path.is_file():
         return None
     try:
@@ -418,11 +461,10 @@ MAX_DECOMPRESSED = int(os.environ.get("NNCTL_MAX_DECOMPRESSED", 4 << 30))
 _STREAMS = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
 
 
-def _decompress(raw: bytes, path: Path, name: str) -> bytes:
-    """The bytes inside a .gz, .bz2, .xz or one-file .zip, read in blocks up to a bound
-    (``MAX_DECOMPRESSED``, and the memory available), so a decompression bomb is an error
-    in seconds, not an exhausted machine."""
-    suffix = path.suffix.lower()
+def _decompress(raw: bytes, suffix: str, name: str) -> bytes:
+    """The bytes inside a .gz, .bz2, .xz or one-file .zip (``suffix``, by the file's name or
+    first bytes), read in blocks up to a bound (``MAX_DECOMPRESSED``, and the memory
+    available), so a decompression bomb is an error in seconds, not an exhausted machine."""
     if suffix not in _STREAMS and suffix != ".zip":
         return raw
     from ..files import available_memory
@@ -432,6 +474,9 @@ def _decompress(raw: bytes, path: Path, name: str) -> bytes:
         if suffix == ".zip":
             z = zipfile.ZipFile(io.BytesIO(raw))
             members = [i for i in z.infolist() if not i.is_dir()]
+            if any(i.filename in ("[Content_Types].xml", "mimetype") for i in members):
+                raise DataError(f"{name}: a spreadsheet workbook (Excel .xlsx, or OpenDocument),"
+                                " not CSV; save the sheet as CSV (File > Save As > CSV)")
             if len(members) != 1:
                 raise DataError(f"{name}: a zip archive with {len(members)} files; nnctl reads"
                                 " a zip holding exactly one CSV file")

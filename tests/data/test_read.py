@@ -37,6 +37,52 @@ def test_compressed_files_by_extension(tmp_path, suffix, pack):
     assert frame.df["label"].tolist() == ["x", "y"] and frame.line(1) == "line 4"
 
 
+def _zip(data: bytes) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("t.csv", data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("pack", [gzip.compress, bz2.compress, lzma.compress, _zip])
+def test_compressed_bytes_are_known_by_their_first_bytes_whatever_the_name(tmp_path, pack):
+    """A gzip file named data.csv (or `gzip -c data.csv | nnctl predict m.npz -`) was 'byte
+    0x8b is not UTF-8'; it is read as what its first bytes say."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(pack(TEXT.encode()))
+    for frame in (read_table(path), parse_table(path.read_bytes(), "<stdin>")):
+        assert frame.df["label"].tolist() == ["x", "y"] and frame.line(1) == "line 4"
+
+
+@pytest.mark.parametrize("header", ["PAR1,BZh91AY,label", "BZh,b,label", "PK,b,label"])
+def test_a_csv_whose_header_begins_like_a_format_is_still_csv(tmp_path, header):
+    path = tmp_path / "t.csv"
+    path.write_text(f"{header}\n1,2,x\n3,4,y\nPAR1,2,z\n")
+    assert read_table(path).df.columns.tolist() == header.split(",")
+
+
+def test_a_spreadsheet_or_a_parquet_from_a_pipe_is_one_clear_error(tmp_path):
+    book = tmp_path / "book.csv"
+    with zipfile.ZipFile(book, "w") as z:  # an .xlsx, as Excel writes its parts
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match=r"book.csv: a spreadsheet workbook .*save the sheet as CSV"):
+        read_table(book)
+    with pytest.raises(DataError, match=r"<stdin>: a Parquet file, which is read from its path"):
+        parse_table(b"PAR1" + bytes(100) + b"PAR1", "<stdin>")
+
+
+def test_a_parquet_file_named_csv_is_read_as_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 3.0], "label": ["x", "y"]}).to_parquet(path)
+    assert read_table(path).df["label"].tolist() == ["x", "y"]
+
+
 def test_a_zip_with_one_csv_and_a_tsv_by_its_extension(tmp_path):
     with zipfile.ZipFile(tmp_path / "t.zip", "w") as z:
         z.writestr("inner.csv", TEXT)
