@@ -922,13 +922,14 @@ def sqlite_path(url: str) -> tuple[str | None, str]:
 
 def _read_text(path: Path, what: str, too_big: str) -> str:
     """A short YAML file (a config, a sweep) as text: bounded, UTF-8, a clear error else."""
-    from .files import read_input
+    from .files import byte_place, read_input
 
     raw = read_input(path, what, error=ConfigError, limit=MAX_CONFIG_BYTES, too_big=too_big)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save the {what} as UTF-8") from None
+        raise ConfigError(f"{path}, {byte_place(raw, e.start)}: byte 0x{raw[e.start]:02x} is not UTF-8"
+                          f" text; save the {what} as UTF-8") from None
 
 
 def load_sweep(path: str | Path) -> tuple[Sweep, Path]:

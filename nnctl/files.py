@@ -60,6 +60,15 @@ def safe(text: str, *, lines: bool = False) -> str:
     return str(text).translate(_LINES if lines else _ESCAPES)
 
 
+def byte_place(raw: bytes, offset: int) -> str:
+    """Where byte ``offset`` of a text file is, as an editor shows it: ``line 3, column 7``
+    (the column in characters, the first being 1)."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[start:offset].decode("utf-8", "replace")) + 1
+    line = raw.count(b"\n", 0, offset) + 1
+    return f"line {line}, column {column}"
+
+
 def is_streamed(path: str | Path) -> bool:
     """Whether ``path`` is written as a stream, in place, never replaced: stdout (``-``),
     an open descriptor (``/dev/stdout``, ``/proc/self/fd/3``), or a named pipe, device or

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import plots, render
 from ..errors import DataError, OutputError
-from ..files import Output, check_outputs, read_input, write_outputs
+from ..files import Output, byte_place, check_outputs, read_input, write_outputs
 from .train import report_split
 
 MAX_HISTORY_BYTES = 64 << 20  # about 900,000 epochs
@@ -27,8 +27,8 @@ def read_history(path: Path) -> list[dict]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); give a history.csv written"
-                        " by nnctl train") from None
+        raise DataError(f"{path}, {byte_place(raw, e.start)}: byte 0x{raw[e.start]:02x} is not"
+                        " UTF-8 text; give a history.csv written by nnctl train") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
