@@ -401,7 +401,31 @@ def _pandas(raw, opts: _Options, columns: list[str], header_line: int, path: Pat
         raise DataError(f"{opts.name}{_parser_message(str(e))}") from None
     df.columns = columns if opts.header else [str(i) for i in range(df.shape[1])]
     _blank_cells_are_missing(df, opts.text_columns)
+    if opts.delimiter != ",":
+        _decimal_commas(df, opts.text_columns)
     return df
+
+
+#: A number written with a decimal comma (-0,126; 3,5e-2), as a spreadsheet in much of
+#: Europe saves it, with ';' between the cells.
+_DECIMAL_COMMA = r"\s*[+-]?(?:\d+,\d*|,\d+|\d+)(?:[eE][+-]?\d+)?\s*"
+
+
+def _decimal_commas(df, text_columns: Sequence[str] = ()) -> None:
+    """A text column whose every cell is a number with a decimal comma becomes those
+    numbers. (In a file with ',' between cells such a comma would split the cell, so only
+    other delimiters get here; a quoted '1,234' there may be a thousand, and stays text.)"""
+    import pandas as pd
+
+    for name in df.columns:
+        series = df[name]
+        if name in text_columns or (series.dtype != object and not pd.api.types.is_string_dtype(series.dtype)):
+            continue
+        cells = series.dropna().astype(str)
+        if cells.empty or not cells.iloc[:100].str.fullmatch(_DECIMAL_COMMA).all():
+            continue
+        if cells.str.fullmatch(_DECIMAL_COMMA).all() and cells.str.contains(",", regex=False).any():
+            df[name] = pd.to_numeric(series.str.replace(",", ".", regex=False))
 
 
 def _blank_cells_are_missing(df, text_columns: Sequence[str] = ()) -> None:

@@ -292,3 +292,24 @@ def test_a_line_of_form_feeds_is_a_row_as_pandas_reads_it(tmp_path):
     frame = parse_table(b'a\n"1"\n\x0c\n2\n', "f.csv")
     header, rows = frame.text_rows()
     assert frame.m == len(rows) == 3 and frame.row_lines.tolist() == [2, 3, 4]
+
+
+def test_decimal_commas_with_semicolons_are_numbers_as_a_european_spreadsheet_saves_them():
+    """'0,126;-0,132;0' was read as text, and every feature then refused as an identifier
+    ('no feature column is left to train on'); it is the numbers 0.126 and -0.132."""
+    frame = parse_table(b"a;b;c;label\n0,126;-1,5e-2;7;x\n-3,;,25;8;y\n;1;9;x\n", "eu.csv")
+    assert frame.df["a"].tolist()[:2] == [0.126, -3.0] and np.isnan(frame.df["a"].iloc[2])
+    assert frame.df["b"].tolist() == [-0.015, 0.25, 1.0] and frame.df["c"].tolist() == [7, 8, 9]
+    tabs = parse_table(b"a\tlabel\n1,5\tx\n2,25\ty\n", "eu.tsv")
+    assert tabs.df["a"].tolist() == [1.5, 2.25]
+
+
+@pytest.mark.parametrize("raw", [
+    b'a,label\n"1,234",x\n"5,5",y\n',  # commas between cells: a quoted comma may be a thousand
+    b"a;label\n1,5;x\n2,5 kg;y\n",  # not every cell a number
+    b"a;label\n1.234,5;x\n2,5;y\n",  # a thousands dot: not read as a number here
+])
+def test_cells_that_are_not_all_decimal_comma_numbers_stay_text(raw):
+    import pandas as pd
+
+    assert not pd.api.types.is_numeric_dtype(parse_table(raw, "f.csv").df["a"])
