@@ -97,7 +97,10 @@ def _columns(value):
     for i, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, (str, int)) or (
                 isinstance(item, int) and item < 0):
-            raise _fail(f"expected a column name or a 0-based index, got {_a_kind(item)} {item!r}",
+            hint = ("; unquoted, YAML reads yes, no, on, off, true and false as booleans: quote a"
+                    " column of that name ('on')" if isinstance(item, bool) else
+                    "; quote a column named like a number ('1.50')" if isinstance(item, float) else "")
+            raise _fail(f"expected a column name or a 0-based index, got {_a_kind(item)} {item!r}{hint}",
                         i if isinstance(value, list) else None)
     seen: dict = {}
     for i, item in enumerate(items):

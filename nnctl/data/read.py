@@ -129,8 +129,11 @@ class Frame:
         columns = self.columns
         if isinstance(name, int) and not isinstance(name, bool):
             if not 0 <= name < len(columns):
+                named = [c for c in columns if c.lstrip("0") == str(name).lstrip("0") and c.isdigit()]
+                hint = (f"; for the column named '{named[0]}', quote it in the config: '{named[0]}'"
+                        if named else "")
                 raise DataError(f"{self.path}: {what} column index {name} is out of range; the"
-                                f" file has {len(columns)} columns (0 to {len(columns) - 1})")
+                                f" file has {len(columns)} columns (0 to {len(columns) - 1}){hint}")
             return columns[name]
         if name in self._positions:
             return name
