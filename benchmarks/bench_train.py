@@ -10,8 +10,11 @@ epoch over the rounds with the min and max, samples per second, how many times f
 nnctl is than each peer, nnctl's time as a multiple of the GEMM-only floor (the same
 matrix products per step into preallocated buffers, nothing else), and the compile time
 of JAX and Keras, once per run, apart (and nnctl's, where it uses the fast extra's kernels:
-numba's import and loading them from their disk cache, measured in a new interpreter). The rounds are outermost, so that a slow spell of
-a shared machine falls on every peer alike.
+numba's import and loading them from their disk cache, measured in a new interpreter).
+nnctl uses its kernels where ``nnctl train`` would for 200 epochs of the workload (its
+default; ``kernels.worth_it``); where a run ten times as long would use them and that
+one does not, ``nnctl-long`` is that run. The rounds are outermost, so that a slow spell
+of a shared machine falls on every peer alike.
 
     python benchmarks/bench_train.py                       # all workloads, all peers
     python benchmarks/bench_train.py -w tiny,small --rounds 3 --json out.json
@@ -100,16 +103,26 @@ def targets_nnctl(w: Workload, labels):
 # -- peers: each runs round r and returns its seconds per epoch ----------------------------
 
 
-def run_nnctl(w: Workload, X, labels, r: int) -> float:
+#: The run whose kernels nnctl's rule decides (``kernels.worth_it``): ``nnctl train``'s
+#: default 200 epochs of the workload; ``nnctl-long`` is a run ten times as long.
+RUN_EPOCHS = {"nnctl": 200, "nnctl-long": 2000}
+
+
+def run_steps(w: Workload, peer: str) -> int:
+    return RUN_EPOCHS[peer] * -(-w.rows // w.batch)
+
+
+def run_nnctl(w: Workload, X, labels, r: int, peer: str = "nnctl") -> float:
     Y = targets_nnctl(w, labels)
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
                   dtype=w.dtype, rng=np.random.default_rng(r))
     # The call `nnctl train` makes (nnctl.commands.train.Session.train), data already in
     # memory, with the fused kernels (Adam, activations) where the session would use them
-    # (the fast extra).
+    # for a run of RUN_EPOCHS (the fast extra).
     optimizer = Adam(lr=1e-3)
-    if kernels.accelerate(optimizer, net.theta.size) | kernels.accelerate_layers(net):
-        COMPILE.setdefault((w.name, "nnctl"), []).append(kernels_start_up(w.dtype))
+    steps = run_steps(w, peer)
+    if kernels.accelerate(optimizer, net.theta.size, steps) | kernels.accelerate_layers(net, steps):
+        COMPILE.setdefault((w.name, peer), []).append(kernels_start_up(w.dtype))
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=WARM_UP + w.epochs,
                   batch_size=w.batch, rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy
@@ -353,8 +366,21 @@ def run_sklearn(w: Workload, X, labels, r: int) -> float:
     return (time.perf_counter() - start) / w.epochs
 
 
-PEERS = {"nnctl": run_nnctl, "gemm": run_gemm_floor, "torch": run_torch, "jax": run_jax,
-         "keras": run_keras, "sklearn": run_sklearn}
+def run_nnctl_long(w: Workload, X, labels, r: int) -> float:
+    """nnctl on a run ten times as long (2,000 epochs), where the kernels pay for their
+    start-up on small networks too; only where that differs from ``nnctl``."""
+    return run_nnctl(w, X, labels, r, peer="nnctl-long")
+
+
+PEERS = {"nnctl": run_nnctl, "nnctl-long": run_nnctl_long, "gemm": run_gemm_floor,
+         "torch": run_torch, "jax": run_jax, "keras": run_keras, "sklearn": run_sklearn}
+
+
+def same_as_nnctl(w: Workload) -> bool:
+    """Whether nnctl's rule gives a long run the kernels that the default run has."""
+    parameters = sum((a + 1) * b for a, b in zip(w.sizes, w.sizes[1:]))
+    return kernels.worth_it(parameters, run_steps(w, "nnctl")) == \
+        kernels.worth_it(parameters, run_steps(w, "nnctl-long"))
 
 
 def available(peer: str) -> str | None:
@@ -405,8 +431,10 @@ def main(argv=None) -> int:
         peers = []
         for peer in args.peers.split(","):
             why = available(peer)
+            if peer == "nnctl-long" and same_as_nnctl(w):
+                continue  # the same run as nnctl's
             if why:
-                print(f"  {peer:8s} skipped: {why}")
+                print(f"  {peer:10s} skipped: {why}")
             else:
                 peers.append(peer)
         times: dict[str, list[float]] = {p: [] for p in peers}
@@ -420,16 +448,18 @@ def main(argv=None) -> int:
         compile_s = {}
         for peer, t in row.items():
             note = ""
-            if base and peer not in ("nnctl", "gemm"):
+            if peer == "nnctl-long":
+                note = f"a run of {RUN_EPOCHS[peer]:,} epochs: kernels, their start-up paid"
+            elif base and peer not in ("nnctl", "gemm"):
                 note = f"nnctl is {t / base:5.2f}x faster"
             elif base and peer == "gemm":
                 note = f"nnctl takes {base / t:5.2f}x the floor"
             spread = f"({min(times[peer]) * 1e3:.2f} to {max(times[peer]) * 1e3:.2f})"
-            print(f"  {peer:8s} {t * 1e3:10.2f} ms/epoch {spread:22s} {w.rows / t:12,.0f} samples/s   {note}")
+            print(f"  {peer:10s} {t * 1e3:10.2f} ms/epoch {spread:22s} {w.rows / t:12,.0f} samples/s   {note}")
             if (name, peer) in COMPILE:
                 compile_s[peer] = statistics.median(COMPILE[(name, peer)])
-                what = "to import numba and load its kernels" if peer == "nnctl" else "to compile"
-                print(f"  {'':8s} + {compile_s[peer]:.2f} s {what}, once")
+                what = "to import numba and load its kernels" if peer.startswith("nnctl") else "to compile"
+                print(f"  {'':10s} + {compile_s[peer]:.2f} s {what}, once")
         results[name] = {"workload": w.__dict__, "seconds_per_epoch": row, "rounds": times,
                          "compile_seconds": compile_s}
     if args.json:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_io import cpu_model  # noqa: E402
-from bench_train import WORKLOADS, make_data, run_gemm_floor, targets_nnctl  # noqa: E402
+from bench_train import WORKLOADS, make_data, run_gemm_floor, run_steps, targets_nnctl  # noqa: E402
 from nnctl import kernels  # noqa: E402
 from nnctl.core import train as train_mod  # noqa: E402
 from nnctl.core.network import Network  # noqa: E402
@@ -62,8 +62,9 @@ def profile(name: str, epochs: int) -> None:
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
                   dtype=w.dtype, rng=np.random.default_rng(0))
     opt = Adam(lr=1e-3)
-    fused = kernels.accelerate(opt, net.theta.size)  # as nnctl train does (the fast extra)
-    kernels.accelerate_layers(net)
+    steps = run_steps(w, "nnctl")  # as nnctl train does for its default 200 epochs (the fast extra)
+    fused = kernels.accelerate(opt, net.theta.size, steps)
+    kernels.accelerate_layers(net, steps)
     spent = dict.fromkeys(PHASES, 0.0)
     Steps = train_mod._Steps
     originals = (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step)

@@ -7,8 +7,9 @@ are compiled once per dtype, then cached on disk. They run on one thread: on all
 (numba's ``prange``) their thread pool and OpenBLAS's, each spinning while the other
 worked, made an mnist epoch five times slower.
 
-Numba's import takes about 0.6 s, so nothing here is imported until a network is large
-enough to gain (``worth_it``); without numba every kernel is None and NumPy runs.
+Numba's import and the kernels' loading take 0.45 to 1.4 s once, so nothing here is
+imported until a run is long enough or its network large enough to gain (``worth_it``);
+without numba every kernel is None and NumPy runs.
 """
 
 from __future__ import annotations
@@ -23,13 +24,32 @@ import os
 #: within a few microseconds.
 MIN_PARAMETERS = 50_000
 
+#: What a process pays once for the kernels, in seconds: numba's import and each loop
+#: loaded from its disk cache. Taken high: measured 0.45 s on a 2-core AMD EPYC (Zen 5),
+#: 1.4 s on an older one whose interpreter is four times slower.
+START_UP = 1.0
+
+
+def saving(parameters: int) -> float:
+    """Seconds a training step saves with every kernel (Adam's, the activations'), taken
+    low: measured on a 2-core AMD EPYC (Zen 5), 4.4 us a step for 23 parameters (3-3-2-1,
+    float64), 8.0 us for 1,761, 18.5 us for 8,385 and 63.6 us for 60,401 (float32)."""
+    return 4e-6 + 1e-9 * parameters
+
+
 def available() -> bool:
     """Whether numba is installed (``NNCTL_NO_KERNELS=1`` says no, to compare)."""
     return not os.environ.get("NNCTL_NO_KERNELS") and importlib.util.find_spec("numba") is not None
 
 
-def worth_it(parameters: int) -> bool:
-    return parameters >= MIN_PARAMETERS and available()
+def worth_it(parameters: int, steps: int | None = None) -> bool:
+    """Whether a run of ``steps`` training steps (None: not known) of a network of
+    ``parameters`` gains from the kernels: a large network always, a small one when its
+    steps save more than the start-up costs (a 3-3-2-1 network from 250,000 steps, 200
+    epochs of 200,000 rows in batches of 32; 64-64-64-10 from 80,000)."""
+    if not available():
+        return False
+    return parameters >= MIN_PARAMETERS or (steps is not None and steps * saving(parameters) >= START_UP)
 
 
 @functools.cache  # compiled once a process (and cached on disk across them)
@@ -141,23 +161,23 @@ def activations() -> dict[str, tuple]:
             "logistic": (None, logistic_derivative)}
 
 
-def accelerate(optimizer, parameters: int) -> bool:
+def accelerate(optimizer, parameters: int, steps: int | None = None) -> bool:
     """Give an Adam (or AdamW) ``optimizer`` its fused kernel when numba is installed and
-    ``parameters`` are enough to gain; True if it did."""
+    a run of ``steps`` with ``parameters`` gains (``worth_it``); True if it did."""
     from .core.optimizers import Adam
 
-    if isinstance(optimizer, Adam) and worth_it(parameters):
+    if isinstance(optimizer, Adam) and worth_it(parameters, steps):
         optimizer.fused = adam()
         return True
     return False
 
 
-def accelerate_layers(network) -> bool:
+def accelerate_layers(network, steps: int | None = None) -> bool:
     """Give the layers of ``network`` their one-pass activation loops (``activations``) and,
-    when one of them drops units, the fused dropout mask, if numba is installed and the
-    network is large enough to gain; True if it did."""
+    when one of them drops units, the fused dropout mask, if numba is installed and a run
+    of ``steps`` gains (``worth_it``); True if it did."""
     layers = [network.layer(l) for l in range(1, network.L + 1)]
-    if not worth_it(network.theta.size):
+    if not worth_it(network.theta.size, steps):
         return False
     loops = activations()
     drops = any(layer.p > 0 for layer in layers)

@@ -93,6 +93,24 @@ def test_nnctl_train_uses_it_on_a_large_network(tmp_path):
     # and the activations' loops (iris.yaml's hidden layers are relu)
     assert Session(big).network.layer(1).fused_forward is kernels.activations()["relu"][0]
     assert Session(small).network.layer(1).fused_forward is None
+    # and on the small network too when its run is long enough to pay for numba's start-up
+    session = Session(small)
+    params, each = session.network.theta.size, -(-session.prep.splits["train"].m // 32)  # steps an epoch
+    epochs = -(-int(kernels.START_UP / kernels.saving(params)) // each)
+    long = small.with_values({"training.epochs": epochs, "training.batch_size": 32})
+    short = small.with_values({"training.epochs": epochs - 1, "training.batch_size": 32})
+    assert Session(long).fused and Session(long).network.layer(1).fused_derivative is not None
+    assert not Session(short).fused and Session(short).network.layer(1).fused_derivative is None
+
+
+def test_a_small_network_gains_from_its_steps_saving_more_than_the_start_up():
+    tiny = 23  # a 3-3-2-1 network's parameters
+    needed = kernels.START_UP / kernels.saving(tiny)
+    assert 200_000 < needed < 300_000  # the docstring's 250,000 steps
+    assert kernels.worth_it(tiny, int(needed) + 1) and not kernels.worth_it(tiny, int(needed) - 1)
+    assert not kernels.worth_it(tiny) and kernels.worth_it(kernels.MIN_PARAMETERS, 1)
+    assert kernels.accelerate(get_optimizer("adam"), tiny, 10**6)
+    assert not kernels.accelerate(get_optimizer("sgd"), tiny, 10**6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

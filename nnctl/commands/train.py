@@ -103,10 +103,12 @@ class Session:
                                          output_size(self.prep.target, self.prep.loss), self.prep.loss)
             self.start_epoch = 0
         self.optimizer = cfg.build_optimizer()
-        # A one-pass Adam step, activation and dropout mask on large networks with the fast
-        # extra (bit for bit the same)
-        self.fused = kernels.accelerate(self.optimizer, self.network.theta.size)
-        kernels.accelerate_layers(self.network)
+        # A one-pass Adam step, activation and dropout mask, with the fast extra, for large
+        # networks or runs long enough to pay for numba's start-up (bit for bit the same)
+        m = self.prep.splits["train"].m
+        steps = cfg.training.epochs * -(-m // cfg.training.batch_for(m))
+        self.fused = kernels.accelerate(self.optimizer, self.network.theta.size, steps)
+        kernels.accelerate_layers(self.network, steps)
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
         # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed
