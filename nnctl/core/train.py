@@ -319,7 +319,7 @@ class _Steps:
             network.forward_cached(Xb, drop)
             # The layer's own buffers, not its read-only views (a new view each step).
             buf = last._current
-            np.copyto(out[:, b * bs:b * bs + Xb.shape[1]], buf.Z if self.keep_Z else buf.A)
+            out[:, b * bs:b * bs + Xb.shape[1]] = buf.Z if self.keep_Z else buf.A
             network.backward(Yb, wb)
             optimizer.step(network)
             if b == 0 and after_first is not None:
