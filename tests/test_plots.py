@@ -376,6 +376,24 @@ def test_a_run_directory_has_the_gradient_image_and_plot_draws_it_again(cli, tmp
         assert (tmp_path / "plots" / name).read_bytes() == (directory / name).read_bytes(), name
 
 
+def test_an_image_of_a_run_that_links_to_a_file_elsewhere_is_not_replaced(cli, tmp_path):
+    """`nnctl plot RUN` redraws the run's images; one that is a symlink to the user's own
+    file (ln -sf ~/report/loss.png runs/x/1/loss.png) had that file replaced by the plot."""
+    from helpers import assert_one_line_error
+
+    assert cli("train", "--epochs", "3").code == 0
+    directory = tmp_path / "runs" / "default" / "1"
+    mine = tmp_path / "report.png"
+    mine.write_bytes(b"my own figure")
+    (directory / "loss.png").unlink()
+    (directory / "loss.png").symlink_to(mine)
+    before = {p.name: p.read_bytes() for p in directory.iterdir() if not p.is_symlink()}
+    assert_one_line_error(cli("plot", "runs/default/1"), 1, "loss.png: is a symbolic link (to",
+                          "redraws only the images it drew")
+    assert mine.read_bytes() == b"my own figure" and (directory / "loss.png").is_symlink()
+    assert {p.name: p.read_bytes() for p in directory.iterdir() if not p.is_symlink()} == before
+
+
 @pytest.mark.parametrize("fmt", plots.FORMATS)
 def test_activation_images_are_the_same_bytes_twice(fmt):
     z = [i / 10 for i in range(-40, 41)]

@@ -115,9 +115,12 @@ def run(target: str, *, output: str | None = None) -> list[Path]:
     if task is None:
         task = "classification" if any(k.endswith("accuracy") for row in rows[:1] for k in row) \
             else "regression"
-    render.curves([r.get("train_loss") for r in rows], [r.get("val_loss") for r in rows],
-                  first_epoch=int(rows[0]["epoch"]) if rows and rows[0].get("epoch") else 1)
+    def curves() -> None:
+        render.curves([r.get("train_loss") for r in rows], [r.get("val_loss") for r in rows],
+                      first_epoch=int(rows[0]["epoch"]) if rows and rows[0].get("epoch") else 1)
+
     if not plots.available():
+        curves()  # the terminal's chart still, then how to get the images
         raise DataError(plots.MISSING)
     if output is not None:
         directory, prefix = Path(output), ""
@@ -134,9 +137,15 @@ def run(target: str, *, output: str | None = None) -> list[Path]:
     check_outputs([("plot", p) for p in paths], [("history", history_path)])
     # A run directory's own images are redrawn; anywhere else a file is never replaced.
     existing = [p for p in paths if not own and os.path.lexists(p)]
+    linked = [p for p in paths if own and os.path.islink(p)]
+    if linked:  # a file of the user's elsewhere, which the redraw would replace
+        raise OutputError(f"{linked[0]}: is a symbolic link (to {os.readlink(linked[0])}); nnctl"
+                          " plot redraws only the images it drew: remove the link, or give -o a"
+                          " new folder")
     if existing:
         raise OutputError(f"{existing[0]}: exists; nnctl plot replaces images only in the run"
                           " directory it draws: give -o a new folder, or remove the file")
+    curves()  # once nothing refuses the images: a refusal is one line
     write_outputs([Output(p, (lambda data: lambda f: f.write(data))(data), DataError, "plot")
                    for p, data in paths.items()])
     render.note("wrote " + ", ".join(str(p) for p in paths), style="green")

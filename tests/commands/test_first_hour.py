@@ -575,7 +575,7 @@ def test_plot_never_replaces_a_file_outside_the_run_directory_it_draws(cli, tmp_
     ("epoch,train_loss\n1," + "1" * 200_000 + "\n", ["h.csv, line 2", "field larger than field limit"]),
     ("epoch,train_loss\n1,0.5,7\n", ["h.csv, line 2: 3 fields where the header has 2"]),
     ("a,b\n1,2\n", ["h.csv, line 1: not an nnctl history"]),
-    ("\xff\xfe", ["h.csv: not UTF-8"]),
+    ("\xff\xfe", ["h.csv, line 1, column 1: byte 0xff is not UTF-8"]),
 ])
 def test_plot_of_a_damaged_history_names_the_place(cli, tmp_path, history, fragments):
     (tmp_path / "h.csv").write_bytes(history.encode("latin-1"))
