@@ -875,18 +875,11 @@ class Sweep(_Section):
 
     @field_validator("storage")
     @classmethod
-    def _storage_url(cls, value, info: ValidationInfo):
-        if value is None:
-            return None
-        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
-            raise _fail(f"not a storage URL: {value!r}; give sqlite:///study.db (a file) or a"
+    def _storage_url(cls, value):
+        if value is not None and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+            masked = re.sub(r":[^@]*@", ":***@", value)  # a password, if any, not shown
+            raise _fail(f"not a storage URL: {masked!r}; give sqlite:///study.db (a file) or a"
                         " database URL such as postgresql://user@host/db")
-        # A SQLite file, like every path in nnctl's files, is taken from the sweep file's
-        # folder (SQLAlchemy alone would take it from wherever the sweep is run).
-        path, query = sqlite_path(value)
-        if path and path != ":memory:" and not Path(path).is_absolute():
-            base = (info.context or {}).get("base", Path("."))
-            value = "sqlite:///" + os.path.abspath(Path(base) / path) + query
         return value
 
     @model_validator(mode="after")
@@ -913,16 +906,6 @@ class Sweep(_Section):
         return OBJECTIVES[self.metric]
 
 
-def sqlite_path(url: str) -> tuple[str | None, str]:
-    """The file of a ``sqlite:///FILE?query`` storage URL and its query; ``None`` for any
-    other URL, and ``""`` for SQLite's in-memory ``sqlite://`` or ``sqlite:///``."""
-    if not url.startswith("sqlite://"):
-        return None, ""
-    rest = url[len("sqlite://"):].removeprefix("/")
-    path, sep, query = rest.partition("?")
-    return path, sep + query
-
-
 def _read_text(path: Path, what: str, too_big: str) -> str:
     """A short YAML file (a config, a sweep) as text: bounded, UTF-8, a clear error else."""
     from .files import byte_place, read_input
@@ -946,7 +929,7 @@ def load_sweep(path: str | Path) -> tuple[Sweep, Path]:
     lines: dict = {}
     _collect_lines(node, (), lines, str(path))
     try:
-        sweep = Sweep.model_validate(data, context={"base": path.parent})
+        sweep = Sweep.model_validate(data, context={"base": folder_of(path)})
     except ValidationError as e:
         loc, message = _message(e.errors()[0], data)
         raise ConfigError(f"{_where(str(path), lines, loc, data)}: {message}") from None
@@ -981,13 +964,17 @@ def load(path: str | Path | None) -> Config:
     # A run's own config.yaml (runs/iris/3/config.yaml) trains as a run of iris again.
     stem = path.parent.parent.name if path.name == "config.yaml" and (path.parent / "history.csv").exists() \
         and path.parent.parent.name else path.stem
-    # A config read from a stream (/dev/stdin, <(...), a pipe) has no folder of its own:
-    # its relative paths are the current directory's, not /dev's or /dev/fd's.
+    return parse(text, source=str(path), base=folder_of(path), stem=stem)
+
+
+def folder_of(path: Path) -> Path:
+    """The folder the relative paths in file ``path`` are taken from: its own; for a file
+    read from a stream (/dev/stdin, <(...), a pipe), which has none, the current directory,
+    not /dev's or /dev/fd's."""
     try:
-        base = path.parent if stat.S_ISREG(os.stat(path).st_mode) else Path(".")
+        return path.parent if stat.S_ISREG(os.stat(path).st_mode) else Path(".")
     except OSError:  # read a moment ago; gone since: as a file
-        base = path.parent
-    return parse(text, source=str(path), base=base, stem=stem)
+        return path.parent
 
 
 def parse(text: str, *, source: str = "<config>", base: Path = Path("."), stem: str = "model") -> Config:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -66,10 +67,8 @@ class _Search:
             config_mod.parse_path(key, f"{path}: space")
             sample = p.choices[0] if p.choices is not None else p.low
             self.base.with_values({key: sample}, label=f"{path}: space {key}")
-        default_db = None if self.sweep.storage else self.path.with_name(f"{self.name}.db")
-        self.storage_url = self.sweep.storage or f"sqlite:///{default_db.resolve()}"
-        self.study_file = default_db or (Path(f) if (f := config_mod.sqlite_path(self.storage_url)[0])
-                                         and f != ":memory:" else None)
+        self.storage_url, self.study_file, self.storage_shown = _storage(
+            self.path, self.sweep.storage, self.path.with_name(f"{self.name}.db"))
         self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
                           "r2": "val_r2"}.get(self.sweep.metric)
         # What the sweep writes beside its file, refused before any trial if it is one of
@@ -106,7 +105,7 @@ class _Search:
             else optuna.pruners.NopPruner()
         import sqlalchemy.exc
 
-        where = f"{self.path}: storage {shown(storage)}"
+        where = f"{self.path}: storage {self.storage_shown}"
         try:
             # Asked first, not by load_if_exists: that tries to create it and catches the
             # error, which a Dask scheduler logs as a traceback.
@@ -125,12 +124,16 @@ class _Search:
         except sqlalchemy.exc.ArgumentError:
             raise ConfigError(f"{where}: not a URL SQLAlchemy can read; give"
                               " sqlite:///study.db or dialect+driver://user@host/db") from None
-        except (sqlalchemy.exc.SQLAlchemyError, RuntimeError, ValueError) as e:
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.OptunaError, RuntimeError,
+                ValueError) as e:
             # No such folder or server, a file that is no database, a study from an Optuna
             # whose tables this one cannot read.
             first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-            raise DataError(f"{where}: cannot open the study ({first}); check the URL, or move"
-                            " the file away to start a new study") from None
+            if self.study_file is not None:
+                raise DataError(f"{self.study_file}: cannot read the study, a damaged SQLite file"
+                                f" ({first}); move it away to start a new study") from None
+            raise DataError(f"{where}: cannot open the study ({first}); check the URL and the"
+                            " database server") from None
 
     def session(self, number: int, values: dict) -> tuple[Session, int]:
         """Trial ``number``'s training session, its run directory claimed, and its seed."""
@@ -216,9 +219,33 @@ def run(path: str, *, workers: int | None = None, scheduler: str | None = None,
     return out
 
 
-def shown(url: str) -> str:
-    """A storage URL as said on the terminal: its password, if any, hidden."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+def _storage(sweep_path: Path, storage: str | None, default: Path) -> tuple[str, Path | None, str]:
+    """The sweep's storage: its URL for Optuna, the SQLite file it names (None for a
+    server or memory), and the URL as said on the terminal (its password hidden). A
+    relative SQLite file is taken from the sweep file's folder, like every path in nnctl's
+    files (SQLAlchemy alone would take it from wherever the sweep is run); SQLAlchemy
+    parses the URL, so a %-escape or a '?' in a folder's name means what it means to it."""
+    import sqlalchemy.exc
+    from sqlalchemy.engine import URL, make_url
+
+    if storage is None:
+        url = URL.create("sqlite", database=str(default.resolve()))
+    else:
+        try:
+            url = make_url(storage)
+        except sqlalchemy.exc.ArgumentError:
+            raise ConfigError(f"{sweep_path}: storage: not a URL SQLAlchemy can read; give"
+                              " sqlite:///study.db or dialect+driver://user@host/db") from None
+        url = url.set(drivername=url.drivername.lower())
+    file = None
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") \
+            and not database.startswith("file:"):
+        file = Path(database)
+        if not file.is_absolute():
+            file = Path(os.path.abspath(config_mod.folder_of(sweep_path) / file))
+            url = url.set(database=str(file))
+    return url.render_as_string(hide_password=False), file, url.render_as_string(hide_password=True)
 
 
 def _check_study_file(path: Path) -> None:
@@ -227,10 +254,20 @@ def _check_study_file(path: Path) -> None:
     import sqlite3
 
     try:
-        with open(path, "rb") as f:
-            head = f.read(16)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the sweep's study ({e.strerror}); check its"
+                        " permissions, or give storage: another file") from None
+    if not stat.S_ISREG(mode):  # a named pipe would block the open; a device is no study
+        raise DataError(f"{path}: not a regular file, so not a study; give storage: a file")
+    if not (os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise DataError(f"{path}: the study cannot be written here (a read-only file or"
+                        " folder); make it writable, or copy it and give storage: the copy")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
     except OSError as e:
         raise DataError(f"{path}: cannot read the sweep's study ({e.strerror}); check its"
                         " permissions, or give storage: another file") from None
@@ -240,7 +277,7 @@ def _check_study_file(path: Path) -> None:
         raise DataError(f"{path}: not a SQLite database, so not this sweep's study; move it"
                         " away, or give storage: another file")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.Error as e:
         raise DataError(f"{path}: a damaged SQLite database ({e}); move it away to start a"
@@ -271,14 +308,14 @@ def _start(study, search: _Search) -> int:
                     " not used: each trial writes a run directory of its own", style="dim")
     render.note(f"sweep {search.name}: {search.sweep.trials} trials of {search.config_path}"
                 f" ({len(done)} done, {missing} to run); {search.sweep.direction} validation"
-                f" {search.sweep.metric}; study in {shown(search.storage_url)}", style="dim")
+                f" {search.sweep.metric}; study in {search.storage_shown}", style="dim")
     return missing
 
 
 def _finish(study, search: _Search) -> dict:
     """The ranked trials, and the best config written beside the sweep file."""
     sweep, name = search.sweep, search.name
-    out = _report(study, sweep, name, shown(search.storage_url))
+    out = _report(study, sweep, name, search.storage_shown)
     best = study.best_trial if out["completed"] else None
     if best is not None:
         cfg = search.base.with_values({**{k.removesuffix("#"): _value(sweep, k, v)

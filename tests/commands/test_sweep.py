@@ -4,6 +4,7 @@ repeating a finished trial, the best config trains, and a bad sweep file is one 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -284,6 +285,11 @@ def _foreign_sqlite(path):
     (None, "text", 1, ["s.db: not a SQLite database", "move it away"]),
     (None, "foreign", 1, ["s.db: a SQLite database of something else (tables expenses)"]),
     ("sqlite:///mine.db", "foreign", 1, ["mine.db: a SQLite database of something else"]),
+    # SQLAlchemy decodes %-escapes, and names the driver: the same file either way
+    ("sqlite:///mine%2Edb", "foreign", 1, ["mine.db: a SQLite database of something else"]),
+    ("sqlite+pysqlite:///mine.db", "foreign", 1, ["mine.db: a SQLite database of something else"]),
+    ("sqlite:///mine.db", "fifo", 1, ["mine.db: not a regular file, so not a study"]),
+    ("user:secret@localhost/db", None, 2, ["not a storage URL: 'user:***@localhost/db'"]),
 ])
 def test_a_bad_storage_or_a_study_file_that_is_not_a_study_is_one_line(
         cli, tmp_path, storage, study_file, code, fragments):
@@ -297,10 +303,35 @@ def test_a_bad_storage_or_a_study_file_that_is_not_a_study_is_one_line(
         target.write_text("date,amount\n2026-01-01,3\n" * 50)
     elif study_file == "foreign":
         _foreign_sqlite(target)
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    elif study_file == "fifo":  # opened to be read, it would wait for a writer for ever
+        os.mkfifo(target)
+    def files():
+        return {p.name: p.read_bytes() if p.is_file() else "fifo" for p in tmp_path.iterdir()}
+
+    before = files()
     assert_one_line_error(cli("sweep", "s.yaml"), code, *fragments)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert files() == before
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_study_damaged_inside_or_in_a_folder_named_with_url_characters(cli, tmp_path):
+    """A study whose pages were overwritten was an Optuna traceback; a folder named 'a#b'
+    had its study checked at the wrong path (and an empty file made beside it)."""
+    folder = tmp_path / "a#b?c%41"
+    folder.mkdir()
+    write(folder, 1)
+    first = cli("sweep", str(folder / "s.yaml"), "--json")
+    assert first.code == 0, first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a#b?c%41", "runs"]  # no stray file
+    db = folder / "s.db"
+    assert db.is_file() and json.loads(first.stdout)["storage"].startswith("sqlite:///")
+    data = bytearray(db.read_bytes())
+    data[len(data) // 4:len(data) * 3 // 4] = b"\xff" * (len(data) * 3 // 4 - len(data) // 4)
+    db.write_bytes(bytes(data))
+    write(folder, 2)
+    assert_one_line_error(cli("sweep", str(folder / "s.yaml")), 1, "s.db",
+                          "move it away to start a new study")
+    assert db.read_bytes() == bytes(data)
 
 
 def test_a_relative_sqlite_storage_is_taken_from_the_sweep_files_folder(cli, tmp_path, monkeypatch):
