@@ -498,10 +498,16 @@ DATA = [
     csv_case("UTF-16 without data.encoding", "a,b,label\n1,2,x\n3,4,y\n".encode("utf-16"),
              ["line 1: byte 0xff is not UTF-8", "data.encoding"]),
     csv_case("an unknown data.encoding", CSV, ["unknown encoding 'klingon'"], data=", encoding: klingon"),
-    csv_case("a gzip that is not one", b"a,b\n1,2\n", ["not a valid gz file"], file="data.csv.gz"),
+    csv_case("a gzip that is not one", b"a,b\n1,2\n", ["data.csv.gz: gzip, but the data is damaged",
+                                                     "drop the extension if it is plain text"], file="data.csv.gz"),
+    csv_case("a damaged gzip named .csv", __import__("gzip").compress(CSV.encode() * 20)[:40],
+             ["data.csv: its first bytes say gzip, but the data is damaged or cut short", "compress it again"]),
+    csv_case("a corrupted deflate stream", __import__("gzip").compress(CSV.encode() * 20)[:12] + b"\xff" * 40,
+             ["data.csv: its first bytes say gzip, but the data is damaged or cut short"]),
+    csv_case("an empty bzip2 stream", __import__("bz2").compress(b""), ["the training file is empty"]),
     csv_case("a zip with two files", zipped("data.zip", {"a.csv": CSV.encode(), "b.csv": CSV.encode()}),
              ["a zip archive with 2 files"], file="data.zip"),
-    csv_case("a truncated bz2", __import__("bz2").compress(CSV.encode())[:20], ["not a valid bz2 file"],
+    csv_case("a truncated bz2", __import__("bz2").compress(CSV.encode())[:20], ["bzip2, but the data is damaged"],
              file="data.csv.bz2"),
     # Without the parquet extra (as in CI), the missing reader is named; with it, the file
     # is not Parquet at all (4 bytes of magic and nothing else).

@@ -19,6 +19,7 @@ import lzma
 import mmap
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,8 @@ def _magic(head: bytes, tail: bytes) -> str | None:
     """The compression or Parquet format of a file that starts with ``head`` and ends with
     ``tail`` (a few bytes each), or None for text."""
     head = bytes(head)
-    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":  # bzip2's block magic, pi's digits
+    # bzip2's block magic (pi's digits) or, for an empty stream, its end (sqrt(pi)'s)
+    if head[:3] == b"BZh" and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"):
         return ".bz2"
     if head[:4] == b"PAR1" == bytes(tail[-4:]):  # at both ends: a CSV may begin 'PAR1,'
         return ".parquet"
@@ -522,9 +524,17 @@ def _decompress(raw: bytes, suffix: str, name: str) -> bytes:
                     raise DataError(f"{name}: decompresses to more than {limit:,} bytes; not a"
                                     " data file to trust (a decompression bomb?)")
             return out.getvalue()
-    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
-        raise DataError(f"{name}: not a valid {suffix[1:]} file ({type(e).__name__});"
-                        " check the file or drop the extension") from None
+    except RuntimeError:  # zipfile's word for an encrypted member
+        raise DataError(f"{name}: an encrypted zip archive; unpack it with its password and give"
+                        " the CSV file") from None
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError, zlib.error,
+            NotImplementedError) as e:
+        kind = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}[suffix]
+        named = Path(name).suffix.lower() == suffix
+        raise DataError(f"{name}: {'' if named else 'its first bytes say '}{kind}, but the data"
+                        f" is damaged or cut short ({type(e).__name__}); check the file, or"
+                        f" {'drop the extension if it is plain text' if named else 'compress it again'}"
+                        ) from None
 
 
 def _ascii_safe(encoding: str) -> bool:
