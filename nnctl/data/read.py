@@ -97,7 +97,11 @@ class Frame:
         return len(self.df)
 
     def text_rows(self) -> tuple[list[str], list[list[str]]]:
-        """The header and every data row's cells as the file writes them (the csv module)."""
+        """The header and every data row's cells as the file writes them (the csv module);
+        for Parquet, which has no text, the values as text (a missing one empty)."""
+        if self._raw is None and self.row_lines is None:
+            df = self.df
+            return list(self.columns), df.astype(object).where(df.notna(), "").astype(str).values.tolist()
         if self._raw is None:
             raise ValueError("the frame's text is not kept (raw_lines was built from it)")
         reader = csv.reader(io.StringIO(self._text(), newline=""), delimiter=self.delimiter)

@@ -179,3 +179,26 @@ def test_predictions_of_predictions_are_refused_not_a_header_with_a_name_twice(c
     assert_one_line_error(cli("predict", "m.npz", "p1.csv", "-o", "p2.csv"), 1,
                           "p1.csv, line 1: already has a column 'predicted_y' (column 3)")
     assert not (tmp_path / "p2.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["rows.parquet", "rows.csv"])
+def test_predict_on_parquet_gives_the_csv_of_the_same_rows(cli, tmp_path, name):
+    """A Parquet file (also one named .csv, known by its bytes) was a ValueError traceback
+    in predict: it has no text to pass through, so its values are written as text."""
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    from nnctl.config import BUNDLED
+
+    assert cli("train", "--epochs", "2", "-o", "m.npz", "-q").code == 0
+    frame = pd.read_csv(BUNDLED / "datasets" / "default.csv").head(50)
+    frame.loc[3, "x2"] = None  # a missing value: an empty cell in the CSV
+    frame.to_parquet(tmp_path / name)
+    frame.to_csv(tmp_path / "rows-as-text.csv", index=False)
+    from_parquet = cli("predict", "m.npz", name)
+    from_text = cli("predict", "m.npz", "rows-as-text.csv")
+    assert from_parquet.code == 0 and from_text.code == 0, (from_parquet, from_text)
+    got = list(csv.reader(io.StringIO(from_parquet.stdout)))
+    want = list(csv.reader(io.StringIO(from_text.stdout)))
+    assert got[0] == want[0] and len(got) == 51 and got[4][1] == ""
+    assert [row[-3:] for row in got] == [row[-3:] for row in want]  # the same predictions
