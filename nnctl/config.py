@@ -203,7 +203,18 @@ class DataConfig(_Section):
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             value = [value]
         if isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, bool):  # 'no' in a list would be the text 'False'
+                    raise _fail(f"got a boolean {v!r}; unquoted, YAML reads yes, no, on, off, true"
+                                " and false as booleans: quote the text ('no')", i)
             return tuple(str(v) for v in value)
+        return value
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value):
+        if value is None:
+            raise _fail("no target column given; name the column to predict (target: label)")
         return value
 
     @field_validator("train", "validation", "test", mode="before")

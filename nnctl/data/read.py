@@ -133,12 +133,18 @@ class Frame:
         """The column's name, given by name or 0-based index; a ``DataError`` lists them."""
         columns = self.columns
         if isinstance(name, int) and not isinstance(name, bool):
+            # A column named like the number (007, 7): YAML read the name as an index.
+            named = [c for c in columns if c.isascii() and c.isdigit() and int(c) == name]
             if not 0 <= name < len(columns):
-                named = [c for c in columns if c.lstrip("0") == str(name).lstrip("0") and c.isdigit()]
                 hint = (f"; for the column named '{named[0]}', quote it in the config: '{named[0]}'"
                         if named else "")
                 raise DataError(f"{self.path}: {what} column index {name} is out of range; the"
                                 f" file has {len(columns)} columns (0 to {len(columns) - 1}){hint}")
+            if named and columns[name] not in named:
+                raise DataError(f"{self.path}: {what} column {name} is ambiguous: column index"
+                                f" {name} is '{columns[name]}', and a column is named"
+                                f" '{named[0]}'; quote the name ('{named[0]}') or give"
+                                f" '{columns[name]}' by its name")
             return columns[name]
         if name in self._positions:
             return name
