@@ -923,7 +923,7 @@ def _read_text(path: Path, what: str, too_big: str) -> str:
 
     raw = read_input(path, what, error=ConfigError, limit=MAX_CONFIG_BYTES, too_big=too_big)
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8").removeprefix("\ufeff")  # (utf-8-sig's error offsets skip the BOM)
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}, {byte_place(raw, e.start)}: byte 0x{raw[e.start]:02x} is not UTF-8"
                           f" text; save the {what} as UTF-8") from None

@@ -64,7 +64,7 @@ def byte_place(raw: bytes, offset: int) -> str:
     """Where byte ``offset`` of a text file is, as an editor shows it: ``line 3, column 7``
     (the column in characters, the first being 1)."""
     start = raw.rfind(b"\n", 0, offset) + 1
-    column = len(raw[start:offset].decode("utf-8", "replace")) + 1
+    column = len(raw[start:offset].decode("utf-8", "replace").removeprefix("\ufeff")) + 1
     line = raw.count(b"\n", 0, offset) + 1
     return f"line {line}, column {column}"
 

@@ -25,7 +25,7 @@ def read_history(path: Path) -> list[dict]:
     raw = read_input(path, "history", error=DataError, limit=MAX_HISTORY_BYTES,
                      too_big="a history has a line per epoch; is this a data file?")
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # (utf-8-sig's error offsets skip the BOM)
     except UnicodeDecodeError as e:
         raise DataError(f"{path}, {byte_place(raw, e.start)}: byte 0x{raw[e.start]:02x} is not"
                         " UTF-8 text; give a history.csv written by nnctl train") from None
