@@ -48,16 +48,19 @@ SPOOL_IN_MEMORY = 1 << 25
 _DESCRIPTOR = re.compile(r"^/(?:proc/(?:self|\d+)/fd/\d+|dev/fd/\d+|dev/std(?:in|out|err))$")
 
 
-#: Control characters (C0, DEL, C1) and the bidirectional overrides that can reorder what
+#: Control characters (C0, DEL, C1) and the bidirectional overrides and marks that can reorder what
 #: a terminal shows, each written as an escape instead.
 _ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
-_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_ESCAPES.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A),
+                                              0x200E, 0x200F, 0x061C]})
 _LINES = {k: v for k, v in _ESCAPES.items() if k != 10}
+_TABLES = {k: v for k, v in _LINES.items() if k != 9}
 
 
-def safe(text: str, *, lines: bool = False) -> str:
-    """``text`` with every control character escaped (``\\x1b``); ``lines`` keeps line ends."""
-    return str(text).translate(_LINES if lines else _ESCAPES)
+def safe(text: str, *, lines: bool = False, tabs: bool = False) -> str:
+    """``text`` with every control character escaped (``\\x1b``); ``lines`` keeps line ends,
+    ``tabs`` line ends and tabs (a TSV's cells)."""
+    return str(text).translate(_TABLES if tabs else _LINES if lines else _ESCAPES)
 
 
 def byte_place(raw: bytes, offset: int) -> str:
@@ -288,7 +291,7 @@ def _write_stream(path: str, write, *, error, what) -> None:
         if _terminal(path):
             # Text (binary outputs are refused before any work) whose cells came from files:
             # a terminal shows their control characters escaped, never runs them.
-            text = safe(spool.read().decode("utf-8", "backslashreplace"), lines=True)
+            text = safe(spool.read().decode("utf-8", "backslashreplace"), tabs=True)
             spool = io.BytesIO(text.encode("utf-8"))
         if path == STDOUT:
             out = stdout_binary()

@@ -101,6 +101,8 @@ def configure(*, quiet: bool = False, verbose: bool = False, color: bool | None 
 def _text(text, style: str = "", *, lines: bool = False) -> Text:
     """Rich text, never markup, from text that may come from a file."""
     return Text(safe(text, lines=lines), style=style)
+
+
 class _StdoutConsole(Console):
     """Rich's console, leaving a broken pipe to the command's error handler (one line,
     exit 1, as for the data written to stdout), where rich's own exits 1 without a word."""

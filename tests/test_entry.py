@@ -230,3 +230,9 @@ def test_cells_with_control_characters_reach_a_terminal_escaped(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "nnctl", "predict", "m.npz", "in.csv"],
                            capture_output=True, timeout=120, cwd=tmp_path)
     assert "\x1b[2J\x1b]0;owned\x07row0\u202e,".encode() in piped.stdout
+    # a TSV keeps its tabs on the terminal (they are its cells), a right-to-left mark is escaped
+    (tmp_path / "in.tsv").write_text(f"{header.replace(',', chr(9))}\tname\n" + "".join(
+        f"{row.replace(',', chr(9))}\tx\u200fy\n" for row in rows[:3]))
+    tsv, shown = _on_a_terminal(["predict", "m.npz", "in.tsv"], tmp_path)
+    assert tsv.returncode == 0 and shown.startswith(b"x1\tx2\tx3\tlabel\tname\t"), shown
+    assert b"x\\u200fy\t" in shown and "\u200f".encode() not in shown
