@@ -437,10 +437,16 @@ def _decimal_commas(df, text_columns: Sequence[str] = ()) -> None:
         if name in text_columns or (series.dtype != object and not pd.api.types.is_string_dtype(series.dtype)):
             continue
         cells = series.dropna().astype(str)
-        if cells.empty or not cells.iloc[:100].str.fullmatch(_DECIMAL_COMMA).all():
+        if cells.empty or not cells.str.contains(",", regex=False).any():
             continue
-        if cells.str.fullmatch(_DECIMAL_COMMA).all() and cells.str.contains(",", regex=False).any():
+        numbers = cells.str.fullmatch(_DECIMAL_COMMA)
+        if numbers.all():
             df[name] = pd.to_numeric(series.str.replace(",", ".", regex=False))
+        elif numbers.mean() >= 0.5 and cells[~numbers].nunique() <= 5:
+            # Numbers but for a few odd cells (a typo, a '?'): the numbers written with a
+            # dot, so that the column is refused naming the odd cell, as with dots.
+            df[name] = series.mask(numbers.reindex(series.index, fill_value=False),
+                                   series.str.replace(",", ".", regex=False))
 
 
 def _blank_cells_are_missing(df, text_columns: Sequence[str] = ()) -> None:

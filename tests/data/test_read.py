@@ -313,3 +313,18 @@ def test_cells_that_are_not_all_decimal_comma_numbers_stay_text(raw):
     import pandas as pd
 
     assert not pd.api.types.is_numeric_dtype(parse_table(raw, "f.csv").df["a"])
+
+
+def test_a_decimal_comma_column_with_a_stray_cell_names_that_cell_as_with_dots(tmp_path):
+    """One '?' in a column of decimal-comma numbers left the column text: training took it
+    for categories, and predict blamed a good cell ('5,1' is not a number)."""
+    from nnctl.data.prepare import prepare_data
+    from nnctl import config
+
+    rows = "".join(f"{i},5;{i % 2}\n" for i in range(30))
+    (tmp_path / "eu.csv").write_text("x;label\n" + rows + "?;1\n" + rows)
+    cfg = config.parse("data: {train: eu.csv, target: label}\n", base=tmp_path)
+    with pytest.raises(DataError, match=r"eu.csv, line 32, column 'x': '\?' is not a number"):
+        prepare_data(cfg)
+    frame = parse_table(("x;label\n" + rows + "?;1\n").encode(), "eu.csv", na_values=["?"])
+    assert frame.df["x"].tolist()[:2] == [0.5, 1.5] and np.isnan(frame.df["x"].iloc[30])
