@@ -4,6 +4,7 @@ exit code, all of stdout, the exit handlers, and 120 when the last flush fails."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -199,12 +200,17 @@ def test_a_binary_output_to_a_terminal_is_refused_before_any_work(tmp_path):
     (tmp_path / "m.npz").write_bytes(piped.stdout)
     for args, what in ((["train", "--epochs", "1", "-o", "-"], "model"),
                        (["train", "--epochs", "1", "-o", "/dev/stdout"], "model"),
-                       (["export", "m.npz", "-o", "-"], "ONNX model")):
+                       (["export", "m.npz", "-o", "-"], "ONNX model")) + ((
+                       (["activations", "relu", "--plot", "t.png"], "image"),)
+                       if importlib.util.find_spec("matplotlib") else ()):
+        if args[0] == "activations":  # an image path that is a link to the terminal
+            (tmp_path / "t.png").unlink(missing_ok=True)
+            (tmp_path / "t.png").symlink_to("/dev/stdout")
         done, shown = _on_a_terminal(args, tmp_path)
         assert done.returncode == 2 and shown == b"", (args, done.stderr)
         assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1, done.stderr
         assert f"is a terminal, and the {what} is binary; redirect it" in done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no run was made
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink()) == ["m.npz"]  # no run
     text, shown = _on_a_terminal(["predict", "m.npz", str(ROOT / "nnctl" / "bundled" / "datasets" / "default.csv")],
                                  tmp_path)
     assert text.returncode == 0, text.stderr  # predictions are text: a terminal shows them

@@ -70,7 +70,7 @@ def _image_format(path: str) -> str:
                           " in .png or .svg")
     if not plots.available():
         raise DataError(plots.MISSING)
-    check_outputs([("image", path)], [])
+    check_outputs([("image", path, fmt == "png")], [])  # a PNG is binary, an SVG text
     return fmt
 
 

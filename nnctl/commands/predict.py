@@ -79,6 +79,9 @@ def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
         # Quoted fields: each row's cells as the file has them, through the csv module.
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=d, lineterminator="\n")
+        # The csv module quotes a cell with a line feed, not one with a lone carriage
+        # return, which a reader takes for a line end: such a row is written all quoted.
+        quoted = csv.writer(buf, delimiter=d, lineterminator="\n", quoting=csv.QUOTE_ALL)
         first, rows = frame.text_rows()
         if len(rows) != len(A):  # the csv module and pandas disagree on the rows: refuse
             raise DataError(f"{frame.path}: {len(rows)} rows read by the csv module but"
@@ -91,7 +94,7 @@ def predict_text(model: model_file.Model, frame: Frame, *, header: bool = True
             extra = [col[i] for col in columns]
             if labels is not None:
                 extra[0] = labels[i]
-            writer.writerow(row + extra)
+            (quoted if any("\r" in cell for cell in row) else writer).writerow(row + extra)
         return buf.getvalue(), unseen
     body = "\n".join(map(d.join, zip(lines, *columns))) + "\n"
     if not header:

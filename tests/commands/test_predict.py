@@ -202,3 +202,15 @@ def test_predict_on_parquet_gives_the_csv_of_the_same_rows(cli, tmp_path, name):
     want = list(csv.reader(io.StringIO(from_text.stdout)))
     assert got[0] == want[0] and len(got) == 51 and got[4][1] == ""
     assert [row[-3:] for row in got] == [row[-3:] for row in want]  # the same predictions
+
+
+def test_a_quoted_cell_with_a_lone_carriage_return_stays_one_cell(cli, tmp_path):
+    """The csv module quotes a line feed but not a lone CR: the cell was written bare and
+    the row split in two when the predictions were read back."""
+    import pandas as pd
+
+    assert cli("train", "--epochs", "2", "-o", "m.npz", "-q").code == 0
+    (tmp_path / "cr.csv").write_bytes(b'x1,x2,x3,note\n0.1,0.2,0.3,"a\rb"\n0.4,0.5,0.6,ok\n')
+    assert cli("predict", "m.npz", "cr.csv", "-o", "p.csv").code == 0
+    back = pd.read_csv(tmp_path / "p.csv")
+    assert back["note"].tolist() == ["a\rb", "ok"] and back["x1"].tolist() == [0.1, 0.4]
