@@ -46,7 +46,7 @@ def worth_it(parameters: int, steps: int | None = None) -> bool:
     """Whether a run of ``steps`` training steps (None: not known) of a network of
     ``parameters`` gains from the kernels: a large network always, a small one when its
     steps save more than the start-up costs (a 3-3-2-1 network from 250,000 steps, 200
-    epochs of 200,000 rows in batches of 32; 64-64-64-10 from 80,000)."""
+    epochs of 40,000 rows in batches of 32; 64-64-64-10 from 78,000)."""
     if not available():
         return False
     return parameters >= MIN_PARAMETERS or (steps is not None and steps * saving(parameters) >= START_UP)
