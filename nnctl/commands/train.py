@@ -104,11 +104,14 @@ class Session:
             self.start_epoch = 0
         self.optimizer = cfg.build_optimizer()
         # A one-pass Adam step, activation and dropout mask, with the fast extra, for large
-        # networks or runs long enough to pay for numba's start-up (bit for bit the same)
+        # networks or runs long enough to pay for numba's start-up (bit for bit the same).
+        # With early stopping a run may end long before its planned epochs: a small network
+        # then gets them once the epochs run so far would have paid for them and the epochs
+        # still planned would too (``_accelerate_later``).
         m = self.prep.splits["train"].m
-        steps = cfg.training.epochs * -(-m // cfg.training.batch_for(m))
-        self.fused = kernels.accelerate(self.optimizer, self.network.theta.size, steps)
-        kernels.accelerate_layers(self.network, steps)
+        self.steps_per_epoch = -(-m // cfg.training.batch_for(m))
+        planned = None if cfg.training.patience is not None else cfg.training.epochs * self.steps_per_epoch
+        self.fused = self._accelerate(planned)
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
         # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed
@@ -181,11 +184,32 @@ class Session:
         return Outcome(self.network, history, results, cfg.model_path, self.history_path,
                        self.run_dir, self.images)
 
+    def _accelerate(self, steps: int | None) -> bool:
+        """The kernels for a run of ``steps`` (None: not known), if they pay; True if given."""
+        return kernels.accelerate(self.optimizer, self.network.theta.size, steps) | \
+            kernels.accelerate_layers(self.network, steps)
+
+    def _accelerate_later(self, record) -> None:
+        """After an epoch of a run with early stopping: the kernels, once both the steps run
+        and the steps still planned would pay for their start-up."""
+        run = record.epoch - self.start_epoch
+        if not self.fused and run < self.cfg.training.epochs:
+            steps = min(run, self.cfg.training.epochs - run) * self.steps_per_epoch
+            if kernels.worth_it(self.network.theta.size, steps):
+                self.fused = self._accelerate(steps)
+
     def fit(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> History:
         """The epochs alone, as the config says: no output is written (``train`` and
         cross-validation's folds both run this)."""
         cfg, prep, t = self.cfg, self.prep, self.cfg.training
         train, val = prep.splits["train"], prep.splits.get("validation")
+        if t.patience is not None:
+            given = on_epoch
+
+            def on_epoch(record) -> None:  # noqa: F811 - the caller's, after the kernels' check
+                self._accelerate_later(record)
+                if given is not None:
+                    given(record)
         return fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
                    epochs=t.epochs, batch_size=t.batch_for(train.m),
                    rng=np.random.default_rng(t.seed + self.start_epoch),
