@@ -49,7 +49,7 @@ def epoch_seconds(w, X, Y, r: int, variant: dict) -> float:
     net = Network(list(w.sizes), [w.hidden] * (L - 1) + [w.output], loss=w.loss, dtype=w.dtype,
                   rng=np.random.default_rng(r), dropout=[p] * (L - 1) + [0.0])
     optimizer = variant.get("optimizer", lambda: Adam(lr=1e-3))()
-    steps = run_steps(w, "nnctl")  # as nnctl train does for its default 200 epochs (the fast extra)
+    steps = run_steps(w, "nnctl")  # as nnctl train does for 200 epochs, no early stopping (the fast extra)
     kernels.accelerate(optimizer, net.theta.size, steps)
     kernels.accelerate_layers(net, steps)
     schedule = variant.get("schedule", lambda: None)()

@@ -12,8 +12,9 @@ matrix products per step into preallocated buffers, nothing else), and the compi
 of JAX and Keras, once per run, apart (and nnctl's, where it uses the fast extra's kernels:
 numba's import and loading them from their disk cache, measured in a new interpreter).
 nnctl uses its kernels where ``nnctl train`` would for 200 epochs of the workload (its
-default; ``kernels.worth_it``); where a run ten times as long would use them and that
-one does not, ``nnctl-long`` is that run. The rounds are outermost, so that a slow spell
+default number) without early stopping (``kernels.worth_it``; with it, a small network
+gets them only once the run has lasted long enough); where a run ten times as long would
+use them and that one does not, ``nnctl-long`` is that run. The rounds are outermost, so that a slow spell
 of a shared machine falls on every peer alike.
 
     python benchmarks/bench_train.py                       # all workloads, all peers
@@ -104,7 +105,8 @@ def targets_nnctl(w: Workload, labels):
 
 
 #: The run whose kernels nnctl's rule decides (``kernels.worth_it``): ``nnctl train``'s
-#: default 200 epochs of the workload; ``nnctl-long`` is a run ten times as long.
+#: default 200 epochs of the workload, without early stopping; ``nnctl-long`` is a run ten
+#: times as long.
 RUN_EPOCHS = {"nnctl": 200, "nnctl-long": 2000}
 
 
