@@ -69,6 +69,7 @@ class _Search:
             self.base.with_values({key: sample}, label=f"{path}: space {key}")
         self.storage_url, self.study_file, self.storage_shown = _storage(
             self.path, self.sweep.storage, self.path.with_name(f"{self.name}.db"))
+        self.in_memory = _in_memory(self.storage_url)
         self.per_epoch = {"loss": "val_loss", "accuracy": "val_accuracy",
                           "r2": "val_r2"}.get(self.sweep.metric)
         # What the sweep writes beside its file, refused before any trial if it is one of
@@ -248,6 +249,14 @@ def _storage(sweep_path: Path, storage: str | None, default: Path) -> tuple[str,
     return url.render_as_string(hide_password=False), file, url.render_as_string(hide_password=True)
 
 
+def _in_memory(url: str) -> bool:
+    """Whether the storage ``url`` is SQLite's memory (``sqlite://``, ``sqlite:///:memory:``)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def _check_study_file(path: Path) -> None:
     """Refuse a study file that is not Optuna's SQLite: Optuna would add its tables to any
     SQLite database (someone's own, named like the sweep) and fail on any other file."""
@@ -303,6 +312,10 @@ def _start(study, search: _Search) -> int:
         render.warning(f"{search.path}: the space changes {' and '.join(changes_loss)}, so the"
                        " trials' validation losses are on different scales; rank them by a"
                        " metric instead (objective: val_r2, val_mae or val_rmse)")
+    if search.in_memory:
+        render.warning(f"{search.path}: storage {search.storage_shown} keeps the study in memory:"
+                       " it ends with this sweep, and a sweep run again starts over; give"
+                       " sqlite:///study.db to keep it")
     if search.own_paths:
         render.note(f"{search.config_path}: {' and '.join(f'output.{k}' for k in search.own_paths)}"
                     " not used: each trial writes a run directory of its own", style="dim")

@@ -342,3 +342,12 @@ def test_a_relative_sqlite_storage_is_taken_from_the_sweep_files_folder(cli, tmp
     assert run.code == 0, run
     assert json.loads(run.stdout)["storage"] == f"sqlite:///{tmp_path / 'studies.db'}"
     assert (tmp_path / "studies.db").is_file() and not (tmp_path / "elsewhere" / "studies.db").exists()
+
+
+@pytest.mark.parametrize("storage", ["sqlite://", "sqlite:///:memory:"])
+def test_a_study_in_memory_is_run_and_said_to_end_with_the_sweep(cli, tmp_path, storage):
+    write(tmp_path, 1, f"storage: '{storage}'\n")
+    run = cli("sweep", "s.yaml")
+    assert run.code == 0, run
+    assert "keeps the study in memory: it ends with this sweep" in run.stderr
+    assert not list(tmp_path.glob("*.db"))
