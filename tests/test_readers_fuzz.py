@@ -76,7 +76,14 @@ def model_bytes(tmp_path_factory):
     return (folder / "m.npz").read_bytes()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: The model is trained anew each run, and its bytes differ (its metadata holds timings): an
+#: example saved in Hypothesis's database from another run's model would replay against a
+#: file of another length, which Hypothesis reports as a flaky strategy. So none is saved.
+FRESH_MODEL = dict(max_examples=300, deadline=None, database=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@settings(**FRESH_MODEL)
 @given(data=st.data())
 def test_the_model_reader_gives_a_model_or_a_model_file_error(tmp_path_factory, model_bytes, data):
     raw = data.draw(mutations(model_bytes))
@@ -93,7 +100,7 @@ def metadata_values():
                         max_leaves=10)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(**FRESH_MODEL)
 @given(data=st.data())
 def test_any_metadata_value_anywhere_is_validated(tmp_path_factory, model_bytes, data):
     """Replace one field of the metadata, at any depth, by any JSON value."""
