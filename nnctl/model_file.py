@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +155,9 @@ def load(path: str | Path) -> Model:
                                  " use a model written by 'nnctl train'") from None
         raise ModelFileError(f"{name}: not an nnctl model, or damaged ({e})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError,
-            NotImplementedError, RuntimeError) as e:
+            NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError, zlib.error) as e:
+        # (NumPy parses an array's header with the tokenize module: a damaged header can end
+        # in a TokenError or a SyntaxError; a damaged compressed member in a zlib.error.)
         raise ModelFileError(f"{name}: not an nnctl model, or truncated ({type(e).__name__});"
                              " retrain or restore the file") from None
     optimizer_state = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("optimizer.")}
