@@ -85,6 +85,15 @@ def _reports_errors(command):
         except KeyboardInterrupt:
             render.error("interrupted; each output file is complete or as it was")
             sys.exit(EXIT_INTERRUPTED)
+        except SystemError as e:  # a signal whose handler ran inside a compiled kernel
+            cause = e.__cause__
+            if isinstance(cause, Interrupt):
+                render.error(f"stopped by {cause.name}; each output file is complete or as it was")
+                sys.exit(128 + cause.signum)
+            if isinstance(cause, KeyboardInterrupt):
+                render.error("interrupted; each output file is complete or as it was")
+                sys.exit(EXIT_INTERRUPTED)
+            raise
         except MemoryError:
             render.error("out of memory; use smaller layers, a smaller batch_size or less data")
             sys.exit(EXIT_ERROR)

@@ -207,7 +207,12 @@ def fit(network: Network, X: Array, Y: Array, *, optimizer: Optimizer, epochs: i
                 if patience is not None and since_best >= patience:
                     history.stopped_early = True
                     break
-        except KeyboardInterrupt as e:
+        except (KeyboardInterrupt, SystemError) as caught:
+            # A signal whose handler ran inside a compiled function (a kernel of the fast
+            # extra) comes out as a SystemError caused by the interrupt.
+            e = caught if isinstance(caught, KeyboardInterrupt) else caught.__cause__
+            if not isinstance(e, KeyboardInterrupt):
+                raise
             if history.best_epoch is not None:
                 np.copyto(network.theta, best_theta)
             by = f" by {e.name}" if isinstance(e, Interrupt) else ""

@@ -183,6 +183,40 @@ def test_ctrl_c_keeps_best_weights_and_history():
     assert evaluate(net, Xv, Yv)[0] == pytest.approx(best, rel=1e-12)
 
 
+def test_ctrl_c_inside_a_compiled_kernel_is_an_interrupt_too():
+    """A signal whose handler runs inside a compiled function (numba's, while it boxes the
+    array it returns) surfaces as a SystemError caused by the KeyboardInterrupt: `nnctl
+    train` then ended in a traceback, exit 1, with no model (seen in CI once small networks
+    got the kernels on long runs). It is the interrupt, the best weights kept."""
+    rng = np.random.default_rng(1)
+    (X, Y), (Xv, Yv) = wave(300, rng), wave(100, rng)
+    net = Network([2, 8, 1], ["tanh", "identity"], rng=np.random.default_rng(0))
+    layer, calls = net.layer(1), []
+
+    def forward(Z, A, alpha, T):  # as a kernel would, until the signal comes
+        calls.append(1)
+        np.tanh(Z, out=A)
+        if len(calls) == 40:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as e:
+                raise SystemError("CPUDispatcher(tanh) returned a result with an exception set") from e
+        return A
+
+    layer.fused_forward = forward
+    seen = []
+    with pytest.raises(TrainingInterrupted) as e:
+        train(net, X, Y, epochs=10, X_val=Xv, Y_val=Yv, on_epoch=seen.append)
+    assert e.value.epoch == len(seen) + 1 and e.value.history.best_epoch == len(seen) >= 1
+
+    def broken(Z, A, alpha, T):  # a SystemError of any other cause is not an interrupt
+        raise SystemError("a real one")
+
+    layer.fused_forward = broken
+    with pytest.raises(SystemError, match="a real one"):
+        train(net, X, Y, epochs=1)
+
+
 def test_accuracy_counts_a_tie_as_predict_labels_it():
     """A uniform softmax output is class 0 for predict (argmax), so not 'right' for every
     class; a logistic output of exactly 0.5 is class 0 too."""
