@@ -14,8 +14,8 @@ numba's import and loading them from their disk cache, measured in a new interpr
 nnctl uses its kernels where ``nnctl train`` would for 200 epochs of the workload (its
 default number) without early stopping (``kernels.worth_it``; with it, a small network
 gets them only once the run has lasted long enough); where a run ten times as long would
-use them and that one does not, ``nnctl-long`` is that run. The rounds are outermost, so that a slow spell
-of a shared machine falls on every peer alike.
+use them and that one does not, ``nnctl-long`` is that run. The rounds are outermost, so
+that a slow spell of a shared machine falls on every peer alike.
 
     python benchmarks/bench_train.py                       # all workloads, all peers
     python benchmarks/bench_train.py -w tiny,small --rounds 3 --json out.json

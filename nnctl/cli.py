@@ -69,7 +69,12 @@ def _reports_errors(command):
         render.configure(**_DISPLAY)
         _stop_on_signals()
         try:
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            except SystemError as e:  # a signal whose handler ran inside a compiled kernel
+                if isinstance(e.__cause__, KeyboardInterrupt):
+                    raise e.__cause__ from None  # the interrupt it is, answered below
+                raise
         except TrainingInterrupted as e:
             render.error(str(e))
             sys.exit(EXIT_INTERRUPTED if e.signum == 2 else 128 + e.signum)
@@ -85,15 +90,6 @@ def _reports_errors(command):
         except KeyboardInterrupt:
             render.error("interrupted; each output file is complete or as it was")
             sys.exit(EXIT_INTERRUPTED)
-        except SystemError as e:  # a signal whose handler ran inside a compiled kernel
-            cause = e.__cause__
-            if isinstance(cause, Interrupt):
-                render.error(f"stopped by {cause.name}; each output file is complete or as it was")
-                sys.exit(128 + cause.signum)
-            if isinstance(cause, KeyboardInterrupt):
-                render.error("interrupted; each output file is complete or as it was")
-                sys.exit(EXIT_INTERRUPTED)
-            raise
         except MemoryError:
             render.error("out of memory; use smaller layers, a smaller batch_size or less data")
             sys.exit(EXIT_ERROR)

@@ -42,14 +42,17 @@ def available() -> bool:
     return not os.environ.get("NNCTL_NO_KERNELS") and importlib.util.find_spec("numba") is not None
 
 
-def worth_it(parameters: int, steps: int | None = None) -> bool:
-    """Whether a run of ``steps`` training steps (None: not known) of a network of
-    ``parameters`` gains from the kernels: a large network always, a small one when its
-    steps save more than the start-up costs (a 3-3-2-1 network from 250,000 steps, 200
-    epochs of 40,000 rows in batches of 32; 64-64-64-10 from 78,000)."""
-    if not available():
-        return False
+def pays(parameters: int, steps: int | None = None) -> bool:
+    """Whether the kernels would pay for their start-up on a run of ``steps`` training steps
+    (None: not known) of a network of ``parameters``: a large network always, a small one
+    when its steps save more than the start-up costs (a 3-3-2-1 network from 250,000
+    steps, 200 epochs of 40,000 rows in batches of 32; 64-64-64-10 from 78,000)."""
     return parameters >= MIN_PARAMETERS or (steps is not None and steps * saving(parameters) >= START_UP)
+
+
+def worth_it(parameters: int, steps: int | None = None) -> bool:
+    """Whether such a run gains from the kernels: they pay, and numba is installed."""
+    return pays(parameters, steps) and available()
 
 
 @functools.cache  # compiled once a process (and cached on disk across them)

@@ -112,6 +112,7 @@ class Session:
         self.steps_per_epoch = -(-m // cfg.training.batch_for(m))
         planned = None if cfg.training.patience is not None else cfg.training.epochs * self.steps_per_epoch
         self.fused = self._accelerate(planned)
+        self._decide_later = cfg.training.patience is not None and not self.fused
         if resume is not None and resume.optimizer_state:
             self.optimizer.load_state(resume.optimizer_state)
         # Built once: reduce_on_plateau keeps its state across the epochs, and a resumed
@@ -191,31 +192,31 @@ class Session:
 
     def _accelerate_later(self, record) -> None:
         """After an epoch of a run with early stopping: the kernels, once both the steps run
-        and the steps still planned would pay for their start-up."""
+        and the steps still planned would pay for their start-up (decided once: a machine
+        without numba is not asked again each epoch)."""
         run = record.epoch - self.start_epoch
-        if not self.fused and run < self.cfg.training.epochs:
-            steps = min(run, self.cfg.training.epochs - run) * self.steps_per_epoch
-            if kernels.worth_it(self.network.theta.size, steps):
-                self.fused = self._accelerate(steps)
+        steps = min(run, self.cfg.training.epochs - run) * self.steps_per_epoch
+        if self._decide_later and kernels.pays(self.network.theta.size, steps):
+            self._decide_later = False
+            self.fused = self._accelerate(steps)
 
     def fit(self, *, on_epoch: Callable | None = None, on_batch: Callable | None = None) -> History:
         """The epochs alone, as the config says: no output is written (``train`` and
         cross-validation's folds both run this)."""
         cfg, prep, t = self.cfg, self.prep, self.cfg.training
         train, val = prep.splits["train"], prep.splits.get("validation")
-        if t.patience is not None:
-            given = on_epoch
-
-            def on_epoch(record) -> None:  # noqa: F811 - the caller's, after the kernels' check
+        epoch_done = on_epoch
+        if self._decide_later:
+            def epoch_done(record) -> None:  # the kernels' check, then the caller's
                 self._accelerate_later(record)
-                if given is not None:
-                    given(record)
+                if on_epoch is not None:
+                    on_epoch(record)
         return fit(self.network, train.X.T, train.Y.T, optimizer=self.optimizer,
                    epochs=t.epochs, batch_size=t.batch_for(train.m),
                    rng=np.random.default_rng(t.seed + self.start_epoch),
                    X_val=val.X.T if val else None, Y_val=val.Y.T if val else None,
                    schedule=self.schedule, patience=t.patience, min_delta=t.min_delta,
-                   on_epoch=on_epoch, on_batch=on_batch, start_epoch=self.start_epoch,
+                   on_epoch=epoch_done, on_batch=on_batch, start_epoch=self.start_epoch,
                    sample_weight=prep.sample_weight(), diagnostics=t.diagnostics)
 
     def evaluate(self) -> dict[str, dict[str, float]]:

@@ -149,3 +149,27 @@ def test_a_stop_during_the_final_save_comes_after_the_run_is_saved(tmp_path, sto
     run = tmp_path / "runs" / "default" / "1"
     assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
     assert model_file.load(run).metadata["training"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("signum, code", [(None, 130), (15, 143)])
+def test_an_interrupt_from_inside_a_compiled_kernel_outside_training_is_the_interrupt(
+        cli, tmp_path, monkeypatch, signum, code):
+    """predict and evaluate run the kernels too (a layer's fused forward): a signal whose
+    handler ran inside one surfaces as a SystemError caused by the interrupt, which is
+    answered as that interrupt (exit 130 or 128 + signal), one line, no traceback."""
+    from nnctl.commands import predict
+    from nnctl.errors import Interrupt
+
+    from helpers import assert_one_line_error
+
+    assert cli("train", "--epochs", "1", "-o", "m.npz", "-q").code == 0
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt if signum is None else Interrupt(signum, "SIGTERM")
+        except KeyboardInterrupt as e:
+            raise SystemError("CPUDispatcher(relu) returned a result with an exception set") from e
+
+    monkeypatch.setattr(predict, "run", interrupted)
+    run = cli("predict", "m.npz", str(DATASETS / "default.csv"))
+    assert_one_line_error(run, code, "interrupted" if signum is None else "stopped by SIGTERM")
