@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_io import cpu_model  # noqa: E402
-from bench_train import WORKLOADS, make_data, run_steps, run_torch, targets_nnctl  # noqa: E402
-from nnctl import kernels  # noqa: E402
+from bench_train import WORKLOADS, accelerate, make_data, run_steps, run_torch, targets_nnctl  # noqa: E402
 from nnctl.core.network import Network  # noqa: E402
 from nnctl.core.optimizers import Adam, AdamW  # noqa: E402
 from nnctl.core.schedules import get_schedule  # noqa: E402
@@ -50,8 +49,7 @@ def epoch_seconds(w, X, Y, r: int, variant: dict) -> float:
                   rng=np.random.default_rng(r), dropout=[p] * (L - 1) + [0.0])
     optimizer = variant.get("optimizer", lambda: Adam(lr=1e-3))()
     steps = run_steps(w, "nnctl")  # as nnctl train does for 200 epochs, no early stopping (the fast extra)
-    kernels.accelerate(optimizer, net.theta.size, steps)
-    kernels.accelerate_layers(net, steps)
+    accelerate(net, optimizer, w, steps)
     schedule = variant.get("schedule", lambda: None)()
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=w.epochs, batch_size=w.batch,
                   rng=np.random.default_rng(r), schedule=schedule)

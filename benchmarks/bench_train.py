@@ -114,6 +114,14 @@ def run_steps(w: Workload, peer: str) -> int:
     return RUN_EPOCHS[peer] * -(-w.rows // w.batch)
 
 
+def accelerate(net: Network, optimizer, w: Workload, steps: int) -> bool:
+    """What ``nnctl train`` gives a run of ``steps`` of the workload: the fast extra's kernels
+    and compiled steps where they pay (``Session._accelerate``); True if it gave them."""
+    loop = kernels.steps.applies(net, optimizer, w.batch)
+    return kernels.accelerate(optimizer, net.theta.size, steps, loop) | \
+        kernels.accelerate_layers(net, steps, loop)
+
+
 def run_nnctl(w: Workload, X, labels, r: int, peer: str = "nnctl") -> float:
     Y = targets_nnctl(w, labels)
     net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
@@ -123,8 +131,8 @@ def run_nnctl(w: Workload, X, labels, r: int, peer: str = "nnctl") -> float:
     # for a run of RUN_EPOCHS (the fast extra).
     optimizer = Adam(lr=1e-3)
     steps = run_steps(w, peer)
-    if kernels.accelerate(optimizer, net.theta.size, steps) | kernels.accelerate_layers(net, steps):
-        COMPILE.setdefault((w.name, peer), []).append(kernels_start_up(w.dtype))
+    if accelerate(net, optimizer, w, steps):
+        COMPILE.setdefault((w.name, peer), []).append(kernels_start_up(w))
     history = fit(net, X.T, Y.T, optimizer=optimizer, epochs=WARM_UP + w.epochs,
                   batch_size=w.batch, rng=np.random.default_rng(r))
     # Each epoch as fit times it: the steps, the epoch's loss and metrics. The one-time copy
@@ -133,21 +141,35 @@ def run_nnctl(w: Workload, X, labels, r: int, peer: str = "nnctl") -> float:
 
 
 @functools.cache
-def kernels_start_up(dtype: str) -> float:
-    """What a fresh process pays once for nnctl's compiled kernels (the fast extra): numba's
-    import and each kernel's machine code loaded from its disk cache on its first call, in
-    seconds, measured in a new interpreter (this one has them already)."""
+def kernels_start_up(w: Workload) -> float:
+    """What a fresh process pays once for nnctl's compiled kernels and steps (the fast extra)
+    on the workload's network: an epoch of 8 batches with them less one without, in seconds
+    (numba's import, each kernel's machine code loaded from its disk cache, the compiled
+    steps' trial against NumPy's), measured in a new interpreter (this one has them)."""
     code = f"""
 import time, numpy as np
-start = time.perf_counter()
 from nnctl import kernels
-x = np.ones((2, 2), "{dtype}")
-kernels.adam()(*[x.ravel().copy() for _ in range(4)], *[x.dtype.type(v) for v in (0.9, 0.999, 1e-3, 1e-8)])
-for forward, derivative in kernels.activations().values():
-    derivative(x.copy(), x, x, None, x.copy())
-    if forward is not None:
-        forward(x, x.copy(), None, x.copy())
-print(time.perf_counter() - start)
+from nnctl.core.network import Network
+from nnctl.core.optimizers import Adam
+from nnctl.core.train import fit
+sizes, acts = {list(w.sizes)!r}, {[w.hidden] * (len(w.sizes) - 2) + [w.output]!r}
+rng = np.random.default_rng(0)
+X = rng.standard_normal((sizes[0], 8 * {w.batch})).astype("{w.dtype}")
+Y = np.eye(sizes[-1], dtype=X.dtype)[rng.integers(0, sizes[-1], X.shape[1])].T
+if "{w.loss}" == "mse":
+    Y = rng.standard_normal((sizes[-1], X.shape[1])).astype(X.dtype)
+seconds = []
+for use in (False, True):
+    net = Network(sizes, acts, loss="{w.loss}", dtype="{w.dtype}")
+    opt = Adam(lr=1e-3)
+    start = time.perf_counter()
+    if use:
+        loop = kernels.steps.applies(net, opt, {w.batch})
+        kernels.accelerate(opt, net.theta.size, 10**9, loop)
+        kernels.accelerate_layers(net, 10**9, loop)
+    fit(net, X, Y, optimizer=opt, epochs=1, batch_size={w.batch}, rng=np.random.default_rng(1))
+    seconds.append(time.perf_counter() - start)
+print(max(0.0, seconds[1] - seconds[0]))
 """
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -380,9 +402,11 @@ PEERS = {"nnctl": run_nnctl, "nnctl-long": run_nnctl_long, "gemm": run_gemm_floo
 
 def same_as_nnctl(w: Workload) -> bool:
     """Whether nnctl's rule gives a long run the kernels that the default run has."""
-    parameters = sum((a + 1) * b for a, b in zip(w.sizes, w.sizes[1:]))
-    return kernels.worth_it(parameters, run_steps(w, "nnctl")) == \
-        kernels.worth_it(parameters, run_steps(w, "nnctl-long"))
+    net = Network(list(w.sizes), [w.hidden] * (len(w.sizes) - 2) + [w.output], loss=w.loss,
+                  dtype=w.dtype)
+    loop = kernels.steps.applies(net, Adam(lr=1e-3), w.batch)
+    return kernels.worth_it(net.theta.size, run_steps(w, "nnctl"), loop) == \
+        kernels.worth_it(net.theta.size, run_steps(w, "nnctl-long"), loop)
 
 
 def available(peer: str) -> str | None:

@@ -5,7 +5,8 @@
 
 Each phase of ``core.train.fit``'s step is timed by wrapping it (the wrapper's own cost, a
 clock read on each side, is measured and taken off): the batch gather, the forward pass,
-the backward pass and the optimizer's step; "epoch bookkeeping" is what the epoch's
+the backward pass and the optimizer's step, or all of them at once where the fast extra's
+compiled steps run the epoch's full batches ("compiled steps"); "epoch bookkeeping" is what the epoch's
 record, its loss and metrics, the output copies and the loop cost beyond the steps. (The
 first timed epoch follows a warm-up one, as in bench_train.) The
 GEMM floor (bench_train's) is the matrix products alone, for scale.
@@ -26,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_io import cpu_model  # noqa: E402
-from bench_train import WORKLOADS, make_data, run_gemm_floor, run_steps, targets_nnctl  # noqa: E402
-from nnctl import kernels  # noqa: E402
+from bench_train import WORKLOADS, accelerate, make_data, run_gemm_floor, run_steps, targets_nnctl  # noqa: E402
+from nnctl.kernels import steps as compiled_steps  # noqa: E402
 from nnctl.core import train as train_mod  # noqa: E402
 from nnctl.core.network import Network  # noqa: E402
 from nnctl.core.optimizers import Adam  # noqa: E402
 
-PHASES = ("gather", "forward", "backward", "optimizer")
+PHASES = ("gather", "forward", "backward", "optimizer", "compiled steps")
 
 
 def timed(spent: dict, phase: str, f):
@@ -63,11 +64,11 @@ def profile(name: str, epochs: int) -> None:
                   dtype=w.dtype, rng=np.random.default_rng(0))
     opt = Adam(lr=1e-3)
     steps = run_steps(w, "nnctl")  # as nnctl train does for 200 epochs, no early stopping (the fast extra)
-    fused = kernels.accelerate(opt, net.theta.size, steps)
-    kernels.accelerate_layers(net, steps)
+    fused = accelerate(net, opt, w, steps)
     spent = dict.fromkeys(PHASES, 0.0)
     Steps = train_mod._Steps
-    originals = (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step)
+    originals = (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step,
+                 compiled_steps.Loop.run)
     try:
         from threadpoolctl import threadpool_limits
         limits = threadpool_limits(limits=w.threads, user_api="blas")
@@ -86,20 +87,24 @@ def _profile(name, w, X, Y, net, opt, fused, spent, epochs, Steps, originals) ->
         Network.forward_cached = timed(spent, "forward", Network.forward_cached)
         Network.backward = timed(spent, "backward", Network.backward)
         Adam.step = timed(spent, "optimizer", Adam.step)
+        compiled_steps.Loop.run = timed(spent, "compiled steps", compiled_steps.Loop.run)
         history = train_mod.fit(net, X.T, Y.T, optimizer=opt, epochs=epochs,
                                 batch_size=w.batch, rng=np.random.default_rng(1))
     finally:
-        Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step = originals
+        (Steps.batch, Steps.begin, Network.forward_cached, Network.backward, Adam.step,
+         compiled_steps.Loop.run) = originals
     total = sum(r.seconds for r in history.records) / epochs
     n_steps = -(-w.rows // w.batch)
-    overhead = 2 * clock_cost() * n_steps * len(PHASES)  # per epoch, the wrappers' clocks
-    per_epoch = {p: spent[p] / epochs - overhead / len(PHASES) for p in PHASES}
+    wrapped = len(PHASES) - 1  # a step's wrappers (the compiled steps' is one an epoch)
+    overhead = 2 * clock_cost() * n_steps * wrapped  # per epoch, the wrappers' clocks
+    per_epoch = {p: max(0.0, spent[p] / epochs - (overhead / wrapped if spent[p] else 0.0))
+                 for p in PHASES}
     per_epoch["epoch bookkeeping"] = total - sum(per_epoch.values()) - overhead
     floor = statistics.median(run_gemm_floor(w, X, None, r) for r in range(3))
     print(f"\n{name}: {'-'.join(map(str, w.sizes))} {w.hidden}, batch {w.batch}, {w.dtype},"
           f" {n_steps} steps an epoch; {total * 1e3:.1f} ms an epoch"
           f" ({total / floor:.2f}x the GEMM floor, {floor * 1e3:.1f} ms);"
-          f" Adam {'fused (numba)' if fused else 'in NumPy passes'}")
+          f" {'the kernels and compiled steps (numba)' if fused else 'NumPy passes'}")
     for p, s in per_epoch.items():
         print(f"  {p:18s} {s * 1e3:9.2f} ms  {100 * s / total:5.1f}%"
               f"  {s / n_steps * 1e6:8.1f} us a step")

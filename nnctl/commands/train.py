@@ -111,6 +111,10 @@ class Session:
         m = self.prep.splits["train"].m
         self.steps_per_epoch = -(-m // cfg.training.batch_for(m))
         planned = None if cfg.training.patience is not None else cfg.training.epochs * self.steps_per_epoch
+        # whether the compiled steps would run this training (they save the most)
+        self._loop = kernels.steps.applies(
+            self.network, self.optimizer, min(cfg.training.batch_for(m), m),
+            weighted=self.prep.class_weights is not None)
         self.fused = self._accelerate(planned)
         self._decide_later = cfg.training.patience is not None and not self.fused
         if resume is not None and resume.optimizer_state:
@@ -187,8 +191,8 @@ class Session:
 
     def _accelerate(self, steps: int | None) -> bool:
         """The kernels for a run of ``steps`` (None: not known), if they pay; True if given."""
-        return kernels.accelerate(self.optimizer, self.network.theta.size, steps) | \
-            kernels.accelerate_layers(self.network, steps)
+        return kernels.accelerate(self.optimizer, self.network.theta.size, steps, self._loop) | \
+            kernels.accelerate_layers(self.network, steps, self._loop)
 
     def _accelerate_later(self, record) -> None:
         """After an epoch of a run with early stopping: the kernels, once both the steps run
@@ -196,7 +200,7 @@ class Session:
         without numba is not asked again each epoch)."""
         run = record.epoch - self.start_epoch
         steps = min(run, self.cfg.training.epochs - run) * self.steps_per_epoch
-        if self._decide_later and kernels.pays(self.network.theta.size, steps):
+        if self._decide_later and kernels.pays(self.network.theta.size, steps, self._loop):
             self._decide_later = False
             self.fused = self._accelerate(steps)
 

@@ -320,6 +320,10 @@ class Network:
         self.weight_mask = np.zeros(total, dtype=self.dtype)
 
         self.layers: list[Dense] = []
+        #: With the fast extra, ``nnctl.kernels.steps.steps_for``: what makes an epoch's
+        #: steps one compiled loop, bit for bit the steps here (``core.train`` asks it once
+        #: per run); None: these steps.
+        self.fused_steps = None
         #: Per batch size m, the loss's gradient: dA[L], or dZ[L] for a fused loss.
         self._output_gradient: dict[int, Array] = {}
         self._backward_ready = False  # the layers hold a forward that backward may use

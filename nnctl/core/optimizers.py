@@ -48,10 +48,7 @@ class Optimizer:
         """Update ``network.theta`` in place from ``network.grad`` (which may be changed)."""
         theta, grad = network.theta, network.grad
         if theta is not self._theta:  # first step, or another network: buffers to match
-            self._theta = theta
-            self._buffers(theta)
-            self._mask = network.weight_mask
-            self._decay = network.weight_mask * self.l2 if self.l2 else None
+            self.prepare(network)
         if self.l2:
             np.multiply(theta, self._decay, out=self._tmp)
             grad += self._tmp
@@ -62,6 +59,14 @@ class Optimizer:
             if norm > self.clip_norm:  # scaled down to clip_norm, its direction kept
                 grad *= self.clip_norm / norm
         self._update(theta, grad, self._tmp)
+
+    def prepare(self, network) -> None:
+        """The buffers (and moments, velocities) for ``network``'s parameters, as the first
+        ``step`` makes them."""
+        self._theta = network.theta
+        self._buffers(network.theta)
+        self._mask = network.weight_mask
+        self._decay = network.weight_mask * self.l2 if self.l2 else None
 
     def _update(self, theta, grad, tmp) -> None:
         raise NotImplementedError

@@ -271,6 +271,10 @@ class _Steps:
         self.out = np.empty((n_out, self.m), dtype=dtype)
         self.dropout = any(layer.p > 0 for layer in network.layers)
         self.rng_state: tuple | None = None
+        # The network's compiled steps (``Network.fused_steps``), made for these steps when
+        # it is first seen: a loop over the full batches, or None (NumPy's steps).
+        self._factory = None
+        self.loop = None
         # Small data is gathered whole in each epoch's order, and each batch is then a
         # slice; large data a batch at a time, as a second copy would cost its size again.
         self.whole = self.X_rows.nbytes + self.Y_rows.nbytes <= GATHER_WHOLE_BYTES
@@ -319,18 +323,32 @@ class _Steps:
         if drop is not None:  # so that replay draws the same masks
             self.rng_state = (type(drop.bit_generator), drop.bit_generator.state)
         self.begin(order)
-        for b in range(n):
-            Xb, Yb, wb = self.batch(order, b)
-            network.forward_cached(Xb, drop)
-            # The layer's own buffers, not its read-only views (a new view each step).
-            buf = last._current
-            out[:, b * bs:b * bs + Xb.shape[1]] = buf.Z if self.keep_Z else buf.A
-            network.backward(Yb, wb)
-            optimizer.step(network)
-            if b == 0 and after_first is not None:
-                after_first()
-            if on_batch is not None:
-                on_batch(b + 1, n)
+        if network.fused_steps is not self._factory:  # given, or taken away, since the last epoch
+            self._factory = network.fused_steps
+            self.loop = None if self._factory is None else self._factory(self, optimizer)
+
+        def steps(first: int, stop: int) -> None:
+            for b in range(first, stop):
+                Xb, Yb, wb = self.batch(order, b)
+                network.forward_cached(Xb, drop)
+                # The layer's own buffers, not its read-only views (a new view each step).
+                buf = last._current
+                out[:, b * bs:b * bs + Xb.shape[1]] = buf.Z if self.keep_Z else buf.A
+                network.backward(Yb, wb)
+                optimizer.step(network)
+                if b == 0 and after_first is not None:
+                    after_first()
+                if on_batch is not None:
+                    on_batch(b + 1, n)
+
+        if self.loop is None:
+            steps(0, n)
+            return
+        # The compiled loop runs the full batches, bit for bit these steps; the first is
+        # taken here when after_first measures its pass, and a shorter last one too.
+        first = 0 if after_first is None else 1
+        steps(0, first)
+        steps(self.loop.run(order, on_batch, first), n)
 
     def figures(self, order: NDArray) -> tuple[float, dict[str, float]]:
         """The epoch's mean training loss and metrics, from the stored outputs."""
