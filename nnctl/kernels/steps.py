@@ -8,12 +8,12 @@ exactly what NumPy calls, so that the results are bit for bit ``core``'s:
 
 - the matrix products call NumPy's own BLAS (the OpenBLAS its wheel bundles) with the
   arguments ``np.dot`` and ``np.matmul`` give it for these shapes and strides (gemm, or
-  gemv where a side is a vector: ``_plan``);
+  gemv where a side is a vector: ``plan``);
 - ``tanh``, ``exp`` and ``logaddexp`` call NumPy's own inner loops (its SIMD code, which a
   loop calling libm would not round alike), found through the ufunc's public C struct;
 - everything else is IEEE arithmetic in the order and dtype of ``core``'s passes.
 
-Nothing is taken on trust: before a network uses the loop, ``steps_for`` runs two steps of
+Nothing is taken on trust: before a network uses the loop, ``steps_for`` runs a step of
 a copy of it both ways on random data and compares every bit of the parameters, the
 gradients, Adam's moments and the outputs; any difference (another BLAS, another NumPy, a
 shape this plan does not know) and training keeps NumPy's steps, which are always right.
@@ -307,53 +307,49 @@ def steps_for(steps, optimizer) -> Loop | None:
     if fn is None or plans is None:
         return None
     key = (tuple(net.sizes), tuple(net.activations), net.loss.name, net.dtype.name, bs,
-           type(optimizer).__name__)
+           type(optimizer).__name__, steps.whole)
     if key not in _VERIFIED:
         _VERIFIED[key] = _agrees(steps, optimizer, fn, plans)
     return Loop(steps, optimizer, fn, plans) if _VERIFIED[key] else None
 
 
 def _agrees(steps, optimizer, fn, plans) -> bool:
-    """Two steps of a copy of the network, NumPy's and the loop's, from the same state on
-    the same random batch: True if every bit agrees (parameters, gradients, moments,
-    outputs), for small data gathered whole and for large data gathered per batch."""
+    """A step of a copy of the network, NumPy's and the loop's, from the same state on the
+    same random batch, gathered as these steps gather theirs: True if every bit agrees
+    (parameters, gradients, moments, outputs). One step: it runs every product with the
+    shapes and strides of training, and it costs a large network a tenth of a second."""
     import copy
 
     from ..core.train import _Steps
 
     net, bs = steps.network, steps.batch_size
     rng = np.random.default_rng(12345)  # its own: the training's generator is not touched
-    m = 2 * bs
-    X = rng.standard_normal((net.sizes[0], m)).astype(net.dtype)
+    X = rng.standard_normal((net.sizes[0], bs)).astype(net.dtype)
     if net.loss.fused and net.sizes[-1] > 1:
-        Y = np.eye(net.sizes[-1], dtype=net.dtype)[rng.integers(0, net.sizes[-1], m)].T
+        Y = np.eye(net.sizes[-1], dtype=net.dtype)[rng.integers(0, net.sizes[-1], bs)].T
     else:
-        Y = rng.random((net.sizes[-1], m)).astype(net.dtype)
+        Y = rng.random((net.sizes[-1], bs)).astype(net.dtype)
         if net.loss.fused:
             Y = (Y > 0.5).astype(net.dtype)
-    order = rng.permutation(m)
+    order = rng.permutation(bs)
     results = []
-    for whole in (True, False):
-        for compiled_loop in (False, True):
-            trial = net.copy()
-            opt = copy.deepcopy(optimizer)
-            opt._theta = None
-            s = _Steps(trial, opt, X, Y, bs)
-            s.whole = whole  # both ways, whatever the size of the data
-            if whole:
-                s.X_perm, s.Y_perm = np.empty_like(s.X_rows), np.empty_like(s.Y_rows)
-                s.w_perm = None
-            else:
-                s.Y_cols = np.ascontiguousarray(Y)
-            s.begin(order)
-            if compiled_loop:
-                ran = Loop(s, opt, fn, plans).run(order)
-            else:  # the copy has no fused_steps: NumPy's steps
-                s.run(order, None)
-                ran = 2
-            if ran != 2:
+    for compiled_loop in (False, True):
+        trial = net.copy()
+        opt = copy.deepcopy(optimizer)
+        opt._theta = None
+        s = _Steps(trial, opt, X, Y, bs)
+        s.whole = steps.whole  # as training gathers, whatever the size of this batch
+        if s.whole:
+            s.X_perm, s.Y_perm = np.empty_like(s.X_rows), np.empty_like(s.Y_rows)
+            s.w_perm = None
+        else:
+            s.Y_cols = np.ascontiguousarray(Y)
+        s.begin(order)
+        if compiled_loop:
+            if Loop(s, opt, fn, plans).run(order) != 1:
                 return False
-            results.append([trial.theta, trial.grad, opt.M, opt.V, s.out,
-                            np.array(opt.t)])
+        else:  # the copy has no fused_steps: NumPy's steps
+            s.run(order, None)
+        results.append([trial.theta, trial.grad, opt.M, opt.V, s.out, np.array(opt.t)])
     return all(np.array_equal(a, b, equal_nan=True) and a.dtype == b.dtype
-               for pair in (results[0:2], results[2:4]) for a, b in zip(*pair))
+               for a, b in zip(*results))
