@@ -183,11 +183,12 @@ def applies(network, optimizer, batch_size: int, *, weighted: bool = False) -> b
     """Whether the loop can run the steps of ``network`` with ``optimizer`` in batches of
     ``batch_size`` (with sample weights): see the module's docstring for what it runs.
     Known before training, from the network alone (numba is not imported)."""
-    from ..core.optimizers import Adam
+    from ..core.optimizers import Adam, AdamW
 
     acts = network.activations
     hidden, output = acts[:-1], acts[-1]
-    if not (isinstance(optimizer, Adam) and optimizer.l2 == 0 and optimizer.clip_norm is None
+    if not (type(optimizer) in (Adam, AdamW) and optimizer.l2 == 0  # a subclass may step otherwise
+            and optimizer.clip_norm is None
             and optimizer.clip_value is None and not weighted
             and batch_size >= 2 and not any(layer.p > 0 for layer in network.layers)):
         return False
@@ -249,6 +250,9 @@ class Loop:
         theta = net.theta
         if opt._theta is not theta:
             opt.prepare(net)
+        for a in (opt.M, opt.V, net.grad, net.weight_mask):  # the loop checks no bounds
+            if a is None or a.shape != theta.shape or a.dtype != theta.dtype or not a.flags.c_contiguous:
+                raise ValueError("the optimizer's state does not fit the network's parameters")
         wd = getattr(opt, "weight_decay", 0.0)
         hyper = np.array([opt.lr, opt.beta1, opt.beta2, opt.eps, opt.lr * wd, self.scale])
         if steps.whole:
