@@ -171,7 +171,7 @@ def plan(sizes: list[int], m: int) -> np.ndarray | None:
 @functools.cache
 def compiled():
     """The compiled epoch loop ``run(...)`` (``nnctl.kernels.loop``; see ``Loop.run`` for
-    its arguments), compiled once per dtype and depth, then cached on disk."""
+    its arguments), compiled once per dtype, then cached on disk."""
     from . import loop
 
     return loop.run
@@ -265,10 +265,13 @@ class Loop:
         while b < self.full:
             last = min(self.full, b + chunk)
             start = time.perf_counter()
-            run(self.fn, self.plans, self.acts, self.loss, self.ptrs, self.sizes, X, Y, order,
-                gather, Xb, Yb, steps.out, steps.keep_Z, self.dZL, theta, net.grad, opt.M, opt.V,
-                net.weight_mask, hyper, opt.t, b, last, steps.batch_size, self.scratch, self.cast)
-            opt.t += last - b
+            try:
+                run(self.fn, self.plans, self.acts, self.loss, self.ptrs, self.sizes, X, Y,
+                    order, gather, Xb, Yb, steps.out, steps.keep_Z, self.dZL, theta, net.grad,
+                    opt.M, opt.V, net.weight_mask, hyper, opt.t, b, last, steps.batch_size,
+                    self.scratch, self.cast)
+            finally:  # a Ctrl-C that came during the chunk is raised after it: its steps count
+                opt.t += last - b
             if on_batch is not None:
                 per_batch = (time.perf_counter() - start) / (last - b)
                 chunk = max(1, int(0.05 / per_batch)) if per_batch > 0 else self.full
@@ -294,8 +297,8 @@ class Loop:
         net._backward_ready = True
 
 
-#: Verified loops' plans, by (sizes, activations, loss, dtype, batch size): a network's
-#: plan is checked once a process.
+#: The trials' verdicts, by network, batch size, optimizer and gather: each is tried once
+#: a process.
 _VERIFIED: dict[tuple, bool] = {}
 
 
